@@ -1,0 +1,33 @@
+//! Build script: link against the Python that pyo3 found (PYO3_PYTHON or `python3` on PATH),
+//! give the binary an rpath to that libpython, and record what the binary was built against so
+//! that it can check at start-up that the interpreter it loaded is that one.
+
+use std::process::Command;
+
+fn main() {
+    pyo3_build_config::add_libpython_rpath_link_args();
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-changed=python");
+
+    let config = pyo3_build_config::get();
+    let python = config
+        .executable()
+        .expect("pyo3 found no Python executable; set PYO3_PYTHON=/path/to/python3");
+    let probe = "import sys, sysconfig; print(sys.executable); print(sys.base_prefix); \
+                 print('%d.%d.%d' % sys.version_info[:3]); print(sysconfig.get_config_var('LIBDIR') or '')";
+    let out = Command::new(python)
+        .args(["-I", "-c", probe])
+        .output()
+        .expect("could not run the build Python");
+    assert!(out.status.success(), "the build Python failed: {out:?}");
+    let text = String::from_utf8(out.stdout).expect("build Python printed non-UTF-8");
+    let mut lines = text.lines();
+    for key in [
+        "HOTLOAD_BUILD_PYTHON",
+        "HOTLOAD_BUILD_BASE_PREFIX",
+        "HOTLOAD_BUILD_VERSION",
+        "HOTLOAD_BUILD_LIBDIR",
+    ] {
+        println!("cargo:rustc-env={key}={}", lines.next().unwrap_or(""));
+    }
+}

@@ -1,0 +1,173 @@
+//! Starting the embedded CPython: check that the libpython we loaded is the one we were built
+//! against, pick the venv if one is active, initialise through PyConfig (so Python installs its
+//! own SIGINT handler), and install the embedded `hotload` package. Nothing here runs user code.
+
+use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// What this binary was linked against (recorded by build.rs).
+pub const BUILD_PYTHON: &str = env!("HOTLOAD_BUILD_PYTHON");
+pub const BUILD_VERSION: &str = env!("HOTLOAD_BUILD_VERSION");
+const BUILD_BASE_PREFIX: &str = env!("HOTLOAD_BUILD_BASE_PREFIX");
+const BUILD_LIBDIR: &str = env!("HOTLOAD_BUILD_LIBDIR");
+
+/// Sources of the in-interpreter `hotload` package, compiled into the binary.
+const EMBEDDED: &[(&str, &str, bool)] = &[
+    ("hotload", include_str!("../python/hotload/__init__.py"), true),
+    ("hotload._host", include_str!("../python/hotload/_host.py"), false),
+];
+const IMPORTER: &CStr = match CStr::from_bytes_with_nul(
+    concat!(include_str!("embedded_importer.py"), "\0").as_bytes(),
+) {
+    Ok(s) => s,
+    Err(_) => panic!("embedded_importer.py contains a NUL byte"),
+};
+
+/// Refusals before the interpreter starts: each is a complete message for the user.
+pub type StartError = String;
+
+/// Initialises CPython. Must be called once, on the main thread, before any other thread starts.
+pub fn start() -> Result<(), StartError> {
+    check_loaded_libpython()?;
+    let program = match std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
+        Some(venv) => venv_python(Path::new(&venv))?,
+        None => PathBuf::from(BUILD_PYTHON),
+    };
+    // SAFETY: called once on the main thread before Python or any other thread exists.
+    unsafe { init_from_config(&program)? };
+    Python::attach(|py| {
+        check_running_interpreter(py)?;
+        install_embedded_package(py).map_err(|e| format!("internal error: {e}"))
+    })
+}
+
+/// Refuses a libpython other than the one we were built against (Debian's /usr/lib has one
+/// with the same soname as pyenv's).
+fn check_loaded_libpython() -> Result<(), StartError> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let symbol = ffi::Py_IsInitialized as *const libc::c_void;
+    // SAFETY: dladdr only reads the loader's tables for an address inside a loaded object.
+    if unsafe { libc::dladdr(symbol, &mut info) } == 0 || info.dli_fname.is_null() {
+        return Ok(()); // statically linked: nothing to confuse
+    }
+    let loaded = PathBuf::from(unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned());
+    let loaded_dir = loaded.parent().and_then(|d| d.canonicalize().ok());
+    let built_dir = Path::new(BUILD_LIBDIR).canonicalize().ok();
+    if BUILD_LIBDIR.is_empty() || loaded_dir.is_none() || loaded_dir == built_dir {
+        return Ok(());
+    }
+    Err(format!(
+        "this hotload-host was built against Python {BUILD_VERSION} ({BUILD_PYTHON}, libpython in {BUILD_LIBDIR}) \
+         but loaded {}.\nUnset LD_LIBRARY_PATH, or rebuild against the Python you want: \
+         PYO3_PYTHON=/path/to/python3 cargo install --path .",
+        loaded.display()
+    ))
+}
+
+/// The venv's python, after checking the venv is of the Python version we were built for.
+fn venv_python(venv: &Path) -> Result<PathBuf, StartError> {
+    let cfg_path = venv.join("pyvenv.cfg");
+    let cfg = std::fs::read_to_string(&cfg_path).map_err(|e| {
+        format!(
+            "VIRTUAL_ENV is {} but {} cannot be read ({e}); activate a valid venv or unset VIRTUAL_ENV",
+            venv.display(),
+            cfg_path.display()
+        )
+    })?;
+    let version = cfg
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| matches!(k.trim(), "version" | "version_info"))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    if major_minor(&version) != major_minor(BUILD_VERSION) {
+        return Err(format!(
+            "the active venv {} is Python {version}, but this hotload-host was built for Python {BUILD_VERSION}.\n\
+             Rebuild it for the venv's Python: PYO3_PYTHON={}/bin/python cargo install --path . --force",
+            venv.display(),
+            venv.display()
+        ));
+    }
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        return Err(format!(
+            "the active venv {} has no bin/python; recreate it or unset VIRTUAL_ENV",
+            venv.display()
+        ));
+    }
+    Ok(python)
+}
+
+fn major_minor(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// Py_InitializeFromConfig with the Python configuration (environment variables honoured,
+/// signal handlers installed) and `program_name` pointing at the interpreter whose prefix,
+/// site-packages and venv we want.
+unsafe fn init_from_config(program: &Path) -> Result<(), StartError> {
+    let program_c = CString::new(program.as_os_str().as_bytes())
+        .map_err(|_| format!("{}: path contains a NUL byte", program.display()))?;
+    unsafe {
+        let mut config: ffi::PyConfig = std::mem::zeroed();
+        ffi::PyConfig_InitPythonConfig(&mut config);
+        config.parse_argv = 0;
+        config.install_signal_handlers = 1;
+        let status = ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, program_c.as_ptr());
+        let status = if ffi::PyStatus_Exception(status) == 0 {
+            ffi::Py_InitializeFromConfig(&config)
+        } else {
+            status
+        };
+        ffi::PyConfig_Clear(&mut config);
+        if ffi::PyStatus_Exception(status) != 0 {
+            let msg = if status.err_msg.is_null() {
+                "unknown error".to_string()
+            } else {
+                CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+            };
+            return Err(format!("could not start Python ({}): {msg}", program.display()));
+        }
+        // Release the GIL taken by initialisation; pyo3 re-attaches as needed.
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
+}
+
+/// The interpreter that came up must be the one we were built against.
+fn check_running_interpreter(py: Python<'_>) -> Result<(), StartError> {
+    let sys = py.import("sys").map_err(|e| e.to_string())?;
+    let get = |attr: &str| -> String {
+        sys.getattr(attr)
+            .and_then(|v| v.str().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    let version = py
+        .eval(c"'%d.%d.%d' % __import__('sys').version_info[:3]", None, None)
+        .and_then(|v| v.extract::<String>())
+        .unwrap_or_default();
+    let base_prefix = get("base_prefix");
+    let same_prefix = Path::new(&base_prefix).canonicalize().ok() == Path::new(BUILD_BASE_PREFIX).canonicalize().ok();
+    if version != BUILD_VERSION || !same_prefix {
+        return Err(format!(
+            "the embedded Python is {version} from {base_prefix}, but this hotload-host was built against \
+             {BUILD_VERSION} from {BUILD_BASE_PREFIX}.\nRebuild it: PYO3_PYTHON={BUILD_PYTHON} cargo install --path . --force"
+        ));
+    }
+    Ok(())
+}
+
+fn install_embedded_package(py: Python<'_>) -> PyResult<()> {
+    let importer = PyModule::from_code(py, IMPORTER, c"<hotload-host>/importer.py", c"_hotload_importer")?;
+    let sources = PyDict::new(py);
+    for (name, source, is_package) in EMBEDDED {
+        sources.set_item(name, (source, is_package))?;
+    }
+    importer.getattr("install")?.call1((sources,))?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! The watch loop: wait (detached from the interpreter) for a save or a signal, gather the
+//! saves that belong together, run the target, report, repeat. Ctrl-C while idle ends it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::prelude::*;
+
+use crate::events::Msg;
+use crate::runner::{Report, Runner};
+use crate::ui::{Outcome, Ui, format_duration};
+use crate::watch::{Watch, WatchError};
+
+/// How long a burst (a checkout, a formatter) must be quiet before its single run.
+const BURST_QUIET: Duration = Duration::from_millis(50);
+/// A burst that never goes quiet still runs after this long.
+const BURST_MAX: Duration = Duration::from_secs(2);
+
+/// Exit status after Ctrl-C while idle, as shells report SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub struct Session<'a, 'py> {
+    pub runner: &'a Runner<'py>,
+    pub ui: &'a Ui,
+    pub watch: Watch,
+    pub rx: Receiver<Msg>,
+    pub runs: u64,
+}
+
+enum Wake {
+    /// Saved files (empty when events were lost and anything may have changed).
+    Changed(Vec<PathBuf>, Instant),
+    Interrupted,
+}
+
+impl Session<'_, '_> {
+    /// Runs the target now, then once per save until Ctrl-C while idle.
+    pub fn run(mut self, py: Python<'_>) -> Result<u8, String> {
+        self.ui.detail(&format!(
+            "watching {} in {} ({})",
+            plural(self.watch.file_count(), "file"),
+            plural(self.watch.dir_count(), "directory"),
+            self.watch.backend_name()
+        ));
+        self.run_once(&[], None);
+        loop {
+            match self.wait(py).map_err(|e| match e {
+                WatchError::Limit(m) | WatchError::Other(m) => m,
+            })? {
+                Wake::Changed(paths, at) => {
+                    self.run_once(&paths, Some(at));
+                }
+                Wake::Interrupted => return Ok(EXIT_INTERRUPTED),
+            }
+        }
+    }
+
+    /// One run: clear, import/reload, report.
+    pub fn run_once(&mut self, changed: &[PathBuf], event_at: Option<Instant>) -> Report {
+        self.runs += 1;
+        self.ui.clear_screen();
+        if self.ui.verbose() && !changed.is_empty() {
+            let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+            self.ui.detail(&format!("changed: {}", names.join(", ")));
+        }
+        let report = self.runner.run(changed);
+        self.ui.report(self.runner.module(), &report.outcome, report.elapsed, self.runs);
+        if self.ui.verbose() {
+            let mut parts: Vec<String> = report
+                .phases
+                .iter()
+                .map(|(name, ns)| format!("{name} {}", format_duration(Duration::from_nanos(*ns))))
+                .collect();
+            if let Some(at) = event_at {
+                parts.insert(0, format!("save→done {}", format_duration(at.elapsed())));
+            }
+            self.ui.detail(&parts.join(", "));
+        }
+        report
+    }
+
+    /// Blocks until a save (or a burst of them) is complete, or until Ctrl-C while idle.
+    fn wait(&mut self, py: Python<'_>) -> Result<Wake, WatchError> {
+        let mut changed = Vec::new();
+        let mut lost = false;
+        let rx = self.rx.clone();
+        // The first save: block with the interpreter released.
+        let first_at = loop {
+            let msg = py.detach(|| rx.recv()).map_err(|_| WatchError::Other("the file watcher stopped".into()))?;
+            let at = Instant::now();
+            if self.take(py, msg, &mut changed, &mut lost)? {
+                return Ok(Wake::Interrupted);
+            }
+            if lost || !changed.is_empty() {
+                break at;
+            }
+        };
+        // Whatever is already queued belongs to the same save.
+        while let Ok(msg) = rx.try_recv() {
+            if self.take(py, msg, &mut changed, &mut lost)? {
+                return Ok(Wake::Interrupted);
+            }
+        }
+        // Several files at once is a burst: wait for it to go quiet, then run once.
+        if changed.len() > 1 || lost {
+            let deadline = first_at + BURST_MAX;
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                let timeout = BURST_QUIET.min(deadline - now);
+                match py.detach(|| rx.recv_timeout(timeout)) {
+                    Ok(msg) => {
+                        if self.take(py, msg, &mut changed, &mut lost)? {
+                            return Ok(Wake::Interrupted);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        return Err(WatchError::Other("the file watcher stopped".into()));
+                    }
+                }
+            }
+        }
+        Ok(Wake::Changed(changed, first_at))
+    }
+
+    /// Folds one message into the pending change set. Returns true on Ctrl-C.
+    fn take(&mut self, py: Python<'_>, msg: Msg, changed: &mut Vec<PathBuf>, lost: &mut bool) -> Result<bool, WatchError> {
+        match msg {
+            Msg::Signal => Ok(sigint_pending(py, self.ui)),
+            Msg::Fs(Ok(event)) => {
+                if !self.watch.saved_paths(&event, changed)? {
+                    *lost = true;
+                }
+                Ok(false)
+            }
+            Msg::Fs(Err(err)) => {
+                self.ui.warn(&format!("file watcher: {err}"));
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Lets Python run its pending signal handlers; true if that raised KeyboardInterrupt.
+/// A stale wake-up (the Ctrl-C already interrupted user code) finds nothing pending.
+fn sigint_pending(py: Python<'_>, ui: &Ui) -> bool {
+    // SAFETY: called on the main thread with the interpreter attached.
+    if unsafe { pyo3::ffi::PyErr_CheckSignals() } == 0 {
+        return false;
+    }
+    let err = PyErr::fetch(py);
+    if err.is_instance_of::<PyKeyboardInterrupt>(py) {
+        return true;
+    }
+    // A user-installed signal handler raised something else: show it and keep going.
+    ui.report("signal handler", &Outcome::Failed(format!("{err}\n")), Duration::ZERO, 0);
+    false
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}

@@ -1,0 +1,156 @@
+//! Everything the host itself prints goes through here: status lines, warnings, verbose detail,
+//! and clearing the screen. The module's own output never passes through this file.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use crossterm::style::{Color, Stylize};
+
+use crate::cli::{Cli, ColorChoice};
+
+/// How a run ended, as the status line reports it.
+#[derive(Debug)]
+pub enum Outcome {
+    Ok,
+    /// Traceback text (host frames removed).
+    Failed(String),
+    /// `sys.exit(code)` in user code.
+    Exited(String),
+    /// KeyboardInterrupt while user code ran; traceback text.
+    Interrupted(String),
+}
+
+pub struct Ui {
+    color: bool,
+    quiet: bool,
+    verbose: bool,
+    clear: bool,
+}
+
+impl Ui {
+    pub fn new(cli: &Cli) -> Ui {
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        let env_no_clear = std::env::var("HOTLOAD_NO_CLEAR").is_ok_and(|v| v == "HOTLOAD_NO_CLEAR");
+        let wanted = if cli.clear {
+            true
+        } else {
+            !cli.no_clear && !env_no_clear
+        };
+        Ui {
+            color,
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+            clear: wanted && std::io::stdout().is_terminal(),
+        }
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// Clears the terminal before a run (only when stdout is a terminal and clearing is on).
+    pub fn clear_screen(&self) {
+        if self.clear {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\x1b[H\x1b[2J\x1b[3J");
+            let _ = out.flush();
+        }
+    }
+
+    /// The one line after each run, plus the traceback when there is one.
+    pub fn report(&self, module: &str, outcome: &Outcome, elapsed: Duration, run: u64) {
+        let took = format_duration(elapsed);
+        let (mark, color, text, detail) = match outcome {
+            Outcome::Ok => ("ok", Color::Green, format!("{module} ran in {took} (run {run})"), None),
+            Outcome::Failed(tb) => (
+                "error",
+                Color::Red,
+                format!("{module} failed after {took} (run {run}): {}; waiting for the next save", last_line(tb)),
+                Some(tb),
+            ),
+            Outcome::Exited(code) => (
+                "exit",
+                Color::Yellow,
+                format!("{module} called sys.exit({code}) after {took} (run {run}); still watching"),
+                None,
+            ),
+            Outcome::Interrupted(tb) => (
+                "interrupted",
+                Color::Yellow,
+                format!("{module} interrupted by Ctrl-C after {took} (run {run}); still watching"),
+                Some(tb),
+            ),
+        };
+        let mut err = std::io::stderr().lock();
+        if let Some(tb) = detail {
+            let _ = write!(err, "{tb}");
+            if !tb.ends_with('\n') {
+                let _ = writeln!(err);
+            }
+        }
+        if !self.quiet {
+            let _ = writeln!(err, "{}", self.line(mark, color, &text));
+        }
+        let _ = err.flush();
+    }
+
+    /// A verbose-only detail line.
+    pub fn detail(&self, text: &str) {
+        if self.verbose {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", self.line("", Color::DarkGrey, text));
+        }
+    }
+
+    /// Something the user should know even in quiet mode.
+    pub fn warn(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", self.line("warning", Color::Yellow, text));
+    }
+
+    /// A non-verbose informational line (suppressed by --quiet).
+    pub fn info(&self, text: &str) {
+        if !self.quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", self.line("", Color::DarkGrey, text));
+        }
+    }
+
+    fn line(&self, mark: &str, color: Color, text: &str) -> String {
+        let prefix = "[hotload]";
+        match (self.color, mark.is_empty()) {
+            (false, true) => format!("{prefix} {text}"),
+            (false, false) => format!("{prefix} {mark}: {text}"),
+            (true, true) => format!("{} {}", prefix.dark_grey(), text.dark_grey()),
+            (true, false) => format!("{} {} {text}", prefix.dark_grey(), format!("{mark}:").with(color).bold()),
+        }
+    }
+}
+
+/// A fatal error before the loop starts (usage, environment): printed plainly, the caller exits.
+pub fn fatal(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "hotload-host: error: {text}");
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+}

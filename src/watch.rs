@@ -1,0 +1,338 @@
+//! Which files are watched and what counts as a save. Directories get OS watches (never files:
+//! editors replace files by renaming); ignored directories get none. A raw notify event becomes
+//! a "saved path" only when the write is complete: close-after-write or rename-into-place
+//! (with --poll: a changed modification time).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::{EventKind, RecursiveMode, Watcher};
+
+use crate::events::{Msg, with_sigint_blocked};
+
+/// Directory names that are never watched: VCS metadata, caches, virtualenvs, dependencies.
+/// (Hidden directories such as .git and .venv, and any directory holding pyvenv.cfg, are
+/// skipped too.)
+const JUNK_DIRS: &[&str] = &["__pycache__", "node_modules", "site-packages"];
+
+/// What to watch, as decided from the command line (and later the config file).
+pub struct Spec {
+    /// Directories watched recursively for files with one of `exts`.
+    pub dirs: Vec<PathBuf>,
+    /// Files watched whatever their extension.
+    pub files: Vec<PathBuf>,
+    pub exts: Vec<String>,
+    /// Gitignore-style globs, anchored at `base`.
+    pub ignore: Vec<String>,
+    pub base: PathBuf,
+    pub poll: Option<Duration>,
+}
+
+pub enum WatchError {
+    /// The OS ran out of watches or watcher instances: the message says which sysctl to raise.
+    Limit(String),
+    Other(String),
+}
+
+pub struct Watch {
+    backend: Box<dyn Watcher>,
+    polling: bool,
+    roots: Vec<PathBuf>,
+    files: HashSet<PathBuf>,
+    exts: Vec<String>,
+    base: PathBuf,
+    user_ignore: Gitignore,
+    /// .gitignore / .ignore matchers, one per directory that has them.
+    gitignores: Vec<Gitignore>,
+    dirs: HashSet<PathBuf>,
+    file_count: usize,
+}
+
+impl Watch {
+    pub fn start(spec: Spec, tx: Sender<Msg>) -> Result<Watch, WatchError> {
+        let handler = move |event| {
+            let _ = tx.send(Msg::Fs(event));
+        };
+        let backend: Box<dyn Watcher> = with_sigint_blocked(|| match spec.poll {
+            Some(interval) => {
+                let config = notify::Config::default().with_poll_interval(interval);
+                notify::PollWatcher::new(handler, config).map(|w| Box::new(w) as Box<dyn Watcher>)
+            }
+            None => notify::RecommendedWatcher::new(handler, notify::Config::default())
+                .map(|w| Box::new(w) as Box<dyn Watcher>),
+        })
+        .map_err(|e| describe(e, 0))?;
+
+        let mut ignore = GitignoreBuilder::new(&spec.base);
+        for glob in &spec.ignore {
+            ignore
+                .add_line(None, glob)
+                .map_err(|e| WatchError::Other(format!("--ignore {glob}: {e}")))?;
+        }
+        let user_ignore = ignore
+            .build()
+            .map_err(|e| WatchError::Other(format!("--ignore: {e}")))?;
+
+        let mut watch = Watch {
+            backend,
+            polling: spec.poll.is_some(),
+            roots: spec.dirs.clone(),
+            files: HashSet::new(),
+            exts: spec.exts.clone(),
+            base: spec.base.clone(),
+            user_ignore,
+            gitignores: Vec::new(),
+            dirs: HashSet::new(),
+            file_count: 0,
+        };
+        for root in &spec.dirs {
+            watch.load_parent_ignores(root);
+        }
+        let mut found = Vec::new();
+        for root in &spec.dirs {
+            watch.add_tree(root, &mut found)?;
+        }
+        for file in &spec.files {
+            let Some(parent) = file.parent() else { continue };
+            watch.files.insert(file.clone());
+            watch.add_dir(parent)?;
+        }
+        watch.file_count = found.len() + watch.files.iter().filter(|f| !found.contains(f)).count();
+        Ok(watch)
+    }
+
+    pub fn dir_count(&self) -> usize {
+        self.dirs.len()
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.file_count
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        if self.polling { "polling" } else { "OS events" }
+    }
+
+    /// Adds to `out` the paths that this event says were saved. Also follows new directories.
+    /// Returns false if events were lost (queue overflow): the caller must assume a change.
+    pub fn saved_paths(&mut self, event: &notify::Event, out: &mut Vec<PathBuf>) -> Result<bool, WatchError> {
+        if event.need_rescan() {
+            return Ok(false);
+        }
+        match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                self.push_relevant(&event.paths, out);
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                for path in &event.paths {
+                    if path.is_dir() {
+                        self.follow_new_dir(path, out)?;
+                    } else {
+                        self.push_relevant(std::slice::from_ref(path), out);
+                    }
+                }
+            }
+            EventKind::Create(kind) => {
+                for path in &event.paths {
+                    if kind == CreateKind::Folder || path.is_dir() {
+                        self.follow_new_dir(path, out)?;
+                    } else if self.polling {
+                        self.push_relevant(std::slice::from_ref(path), out);
+                    }
+                }
+            }
+            EventKind::Modify(_) if self.polling => {
+                let files: Vec<PathBuf> = event.paths.iter().filter(|p| p.is_file()).cloned().collect();
+                self.push_relevant(&files, out);
+            }
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                for path in &event.paths {
+                    if self.dirs.remove(path) {
+                        let _ = self.backend.unwatch(path);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    fn push_relevant(&self, paths: &[PathBuf], out: &mut Vec<PathBuf>) {
+        for path in paths {
+            if self.is_relevant(path) && !out.contains(path) {
+                out.push(path.clone());
+            }
+        }
+    }
+
+    fn follow_new_dir(&mut self, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WatchError> {
+        let under_root = self.roots.iter().any(|r| dir.starts_with(r));
+        if under_root && !self.dirs.contains(dir) && !self.dir_ignored(dir) {
+            // Files may have been written before the watch existed: report them as saved.
+            let mut found = Vec::new();
+            self.add_tree(dir, &mut found)?;
+            for f in found {
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True if a save of this file should trigger a run.
+    pub fn is_relevant(&self, path: &Path) -> bool {
+        if self.files.contains(path) {
+            return true;
+        }
+        if !self.roots.iter().any(|r| path.starts_with(r)) {
+            return false;
+        }
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return false;
+        };
+        if is_junk_file(name) {
+            return false;
+        }
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !self.exts.iter().any(|e| e == ext) {
+            return false;
+        }
+        !self.ignored(path, false)
+    }
+
+    fn add_tree(&mut self, dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), WatchError> {
+        self.load_ignores(dir);
+        self.add_dir(dir)?;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let path = entry.path();
+            if kind.is_dir() {
+                if !self.dir_ignored(&path) {
+                    self.add_tree(&path, found)?;
+                }
+            } else if kind.is_file() && self.is_relevant(&path) {
+                found.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    fn add_dir(&mut self, dir: &Path) -> Result<(), WatchError> {
+        if self.dirs.contains(dir) {
+            return Ok(());
+        }
+        match self.backend.watch(dir, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                self.dirs.insert(dir.to_path_buf());
+                Ok(())
+            }
+            // Deleted between listing and watching: nothing to watch.
+            Err(e) if matches!(&e.kind, notify::ErrorKind::PathNotFound) => Ok(()),
+            Err(e) if matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => Ok(()),
+            Err(e) => Err(describe(e, self.dirs.len())),
+        }
+    }
+
+    fn dir_ignored(&self, dir: &Path) -> bool {
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.starts_with('.')
+            || JUNK_DIRS.contains(&name)
+            || name.ends_with(".egg-info")
+            || dir.join("pyvenv.cfg").exists()
+            || self.ignored(dir, true)
+    }
+
+    fn ignored(&self, path: &Path, is_dir: bool) -> bool {
+        let user = if path.starts_with(&self.base) {
+            self.user_ignore.matched_path_or_any_parents(path, is_dir)
+        } else {
+            self.user_ignore.matched(path.file_name().unwrap_or_default(), is_dir)
+        };
+        if user.is_ignore() {
+            return true;
+        }
+        // Deeper ignore files override shallower ones: the first decision from the deepest wins.
+        for gi in self.gitignores.iter().rev() {
+            if !path.starts_with(gi.path()) || path == gi.path() {
+                continue;
+            }
+            match gi.matched_path_or_any_parents(path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
+            }
+        }
+        false
+    }
+
+    fn load_ignores(&mut self, dir: &Path) {
+        for name in [".gitignore", ".ignore"] {
+            let file = dir.join(name);
+            if file.is_file() {
+                let (gi, _err) = Gitignore::new(&file);
+                if !gi.is_empty() {
+                    // Keep parents before children so that iterating in reverse goes deepest first.
+                    let depth = dir.components().count();
+                    let at = self
+                        .gitignores
+                        .iter()
+                        .position(|g| g.path().components().count() > depth)
+                        .unwrap_or(self.gitignores.len());
+                    self.gitignores.insert(at, gi);
+                }
+            }
+        }
+    }
+
+    /// Ignore files above a watched root, up to the repository's top (the directory with .git).
+    fn load_parent_ignores(&mut self, root: &Path) {
+        if root.join(".git").exists() {
+            return;
+        }
+        let mut dir = root.parent();
+        while let Some(d) = dir {
+            self.load_ignores(d);
+            if d.join(".git").exists() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+}
+
+/// Editor swap, backup and temp files (Vim, Emacs, JetBrains, the usual `~`).
+fn is_junk_file(name: &str) -> bool {
+    name.starts_with('.')
+        || name.starts_with('#')
+        || name.ends_with('~')
+        || name == "4913"
+        || name.ends_with("___jb_tmp___")
+        || name.ends_with("___jb_old___")
+        || [".swp", ".swo", ".swx", ".tmp", ".bak", ".orig"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+}
+
+fn describe(err: notify::Error, watched: usize) -> WatchError {
+    match &err.kind {
+        notify::ErrorKind::MaxFilesWatch => WatchError::Limit(format!(
+            "the OS limit on file watches was reached after {watched} directories \
+             (fs.inotify.max_user_watches).\nRaise it: sudo sysctl fs.inotify.max_user_watches=524288 \
+             (persist it in /etc/sysctl.d/), watch less (-w, -i, .gitignore), or use --poll."
+        )),
+        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::EMFILE) => WatchError::Limit(format!(
+            "the OS limit on inotify instances was reached (fs.inotify.max_user_instances): {io}.\n\
+             Raise it: sudo sysctl fs.inotify.max_user_instances=1024, or use --poll."
+        )),
+        _ => WatchError::Other(format!("cannot watch files: {err}")),
+    }
+}
