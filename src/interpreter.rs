@@ -20,6 +20,8 @@ const BUILD_LIBDIR: &str = env!("HOTLOAD_BUILD_LIBDIR");
 const EMBEDDED: &[(&str, &str, bool)] = &[
     ("hotload", include_str!("../python/hotload/__init__.py"), true),
     ("hotload._host", include_str!("../python/hotload/_host.py"), false),
+    ("hotload._original", include_str!("../python/hotload/_original.py"), false),
+    ("hotload._state", include_str!("../python/hotload/_state.py"), false),
 ];
 const IMPORTER: &CStr = match CStr::from_bytes_with_nul(
     concat!(include_str!("embedded_importer.py"), "\0").as_bytes(),

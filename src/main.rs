@@ -72,7 +72,7 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
         let runner = Runner::new(host.clone(), target.module.clone(), cli.entrypoint.clone());
 
         if cli.once {
-            let report = runner.run(&[]);
+            let report = runner.run(&[], 1);
             ui.report(runner.module(), &report.outcome, report.elapsed, 1);
             return Ok(if matches!(report.outcome, Outcome::Ok) { 0 } else { 1 });
         }
@@ -82,13 +82,15 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
         call(&host, "set_wakeup_fd", (wakeup_fd,))?;
         // Watch before the first import, so that a save during a slow first import still counts.
         let spec = settings::watch_spec(&cli, &target, &cwd, stdin_list)?;
-        let watch = Watch::start(spec, tx).map_err(|e| match e {
+        let watch = Watch::start(spec.clone(), tx.clone()).map_err(|e| match e {
             WatchError::Limit(m) | WatchError::Other(m) => m,
         })?;
         let session = Session {
             runner: &runner,
             ui: &ui,
             watch,
+            spec,
+            tx,
             rx,
             runs: 0,
         };

@@ -37,7 +37,7 @@ impl<'py> Runner<'py> {
         &self.module
     }
 
-    pub fn run(&self, changed: &[PathBuf]) -> Report {
+    pub fn run(&self, changed: &[PathBuf], run_no: u64) -> Report {
         let py = self.host.py();
         let changed: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
         let phases = PyList::empty(py);
@@ -45,7 +45,7 @@ impl<'py> Runner<'py> {
         let result = self
             .host
             .getattr("run")
-            .and_then(|run| run.call1((&self.module, self.entrypoint.as_deref(), changed, &phases)))
+            .and_then(|run| run.call1((&self.module, self.entrypoint.as_deref(), changed, &phases, run_no)))
             .and_then(|r| r.extract::<(String, Option<String>)>());
         let elapsed = start.elapsed();
         let outcome = match result {
@@ -71,5 +71,14 @@ impl<'py> Runner<'py> {
             elapsed,
             phases,
         }
+    }
+
+    /// The file list a launch script handed to `hotload.hotload(watch=...)`, once.
+    pub fn take_watch_override(&self) -> Option<Vec<PathBuf>> {
+        self.host
+            .getattr("take_watch_override")
+            .and_then(|f| f.call0())
+            .and_then(|v| v.extract::<Option<Vec<PathBuf>>>())
+            .unwrap_or(None)
     }
 }

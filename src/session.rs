@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 
 use crate::events::Msg;
 use crate::runner::{Report, Runner};
 use crate::ui::{Outcome, Ui, format_duration};
-use crate::watch::{Watch, WatchError};
+use crate::watch::{Spec, Watch, WatchError};
 
 /// How long a burst (a checkout, a formatter) must be quiet before its single run.
 const BURST_QUIET: Duration = Duration::from_millis(50);
@@ -25,6 +25,9 @@ pub struct Session<'a, 'py> {
     pub runner: &'a Runner<'py>,
     pub ui: &'a Ui,
     pub watch: Watch,
+    /// What `watch` was started from; a launch script's watch list replaces its files.
+    pub spec: Spec,
+    pub tx: Sender<Msg>,
     pub rx: Receiver<Msg>,
     pub runs: u64,
 }
@@ -45,6 +48,7 @@ impl Session<'_, '_> {
             self.watch.backend_name()
         ));
         self.run_once(&[], None);
+        self.apply_watch_override()?;
         loop {
             match self.wait(py).map_err(|e| match e {
                 WatchError::Limit(m) | WatchError::Other(m) => m,
@@ -65,7 +69,7 @@ impl Session<'_, '_> {
             let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
             self.ui.detail(&format!("changed: {}", names.join(", ")));
         }
-        let report = self.runner.run(changed);
+        let report = self.runner.run(changed, self.runs);
         self.ui.report(self.runner.module(), &report.outcome, report.elapsed, self.runs);
         if self.ui.verbose() {
             let mut parts: Vec<String> = report
@@ -79,6 +83,23 @@ impl Session<'_, '_> {
             self.ui.detail(&parts.join(", "));
         }
         report
+    }
+
+    /// A launch script (`hotload.hotload(watch=[...], steps=[...])`) names exactly the files
+    /// to watch, as the original tool did: watch those instead of the default tree.
+    fn apply_watch_override(&mut self) -> Result<(), String> {
+        if let Some(files) = self.runner.take_watch_override() {
+            self.spec.dirs.clear();
+            self.spec.files.extend(files);
+            self.watch = Watch::start(self.spec.clone(), self.tx.clone()).map_err(|e| match e {
+                WatchError::Limit(m) | WatchError::Other(m) => m,
+            })?;
+            self.ui.detail(&format!(
+                "launch script: watching {} listed files",
+                self.watch.file_count()
+            ));
+        }
+        Ok(())
     }
 
     /// Blocks until a save (or a burst of them) is complete, or until Ctrl-C while idle.

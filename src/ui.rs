@@ -72,7 +72,10 @@ impl Ui {
             Outcome::Failed(tb) => (
                 "error",
                 Color::Red,
-                format!("{module} failed after {took} (run {run}): {}; waiting for the next save", last_line(tb)),
+                match last_line(tb) {
+                    "" => format!("{module} failed after {took} (run {run}); waiting for the next save"),
+                    summary => format!("{module} failed after {took} (run {run}): {summary}; waiting for the next save"),
+                },
                 Some(tb),
             ),
             Outcome::Exited(code) => (
@@ -113,14 +116,6 @@ impl Ui {
     pub fn warn(&self, text: &str) {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{}", self.line("warning", Color::Yellow, text));
-    }
-
-    /// A non-verbose informational line (suppressed by --quiet).
-    pub fn info(&self, text: &str) {
-        if !self.quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.line("", Color::DarkGrey, text));
-        }
     }
 
     fn line(&self, mark: &str, color: Color, text: &str) -> String {

@@ -21,6 +21,7 @@ use crate::events::{Msg, with_sigint_blocked};
 const JUNK_DIRS: &[&str] = &["__pycache__", "node_modules", "site-packages"];
 
 /// What to watch, as decided from the command line (and later the config file).
+#[derive(Clone)]
 pub struct Spec {
     /// Directories watched recursively for files with one of `exts`.
     pub dirs: Vec<PathBuf>,

@@ -14,11 +14,17 @@ import sys
 import time
 import traceback
 
+from hotload._original import LaunchHandOver, run_steps
+from hotload._state import begin_run, state
+
 # Frames from these files are host plumbing, never shown in a user's traceback.
 _INTERNAL_FILES = {__file__}
 _INTERNAL_PREFIXES = ("<frozen importlib", "<hotload-host", os.path.dirname(importlib.__file__) + os.sep)
 
 _wakeup_fd = -1
+# Set when the target was a launch script calling hotload.hotload(): its steps replace the reload.
+_launch = None
+_watch_override = None
 
 
 def set_wakeup_fd(fd):
@@ -30,8 +36,10 @@ def set_wakeup_fd(fd):
 
 def prepare(root, argv):
     """Put the target's root first on sys.path and give the module its argv."""
-    sys.path.insert(0, root)
+    if root not in sys.path[:1]:
+        sys.path.insert(0, root)
     sys.argv[:] = argv
+    state["under_host"] = True
 
 
 def shadowed_by(name, root):
@@ -65,40 +73,35 @@ def find_origin(name):
     return spec.origin if spec.origin.endswith(".py") else None
 
 
-def run(name, entrypoint, changed, phases):
-    """Import `name` the first time, reload it after; then call `entrypoint` if given.
+def run(name, entrypoint, changed, phases, run_no):
+    """One run: the target's @before_reload hooks, import (first time) or reload, its
+    @after_reload hooks, then `entrypoint()`. A launch script's steps replace all of that.
 
     Returns (outcome, detail): outcome is "ok", "error", "exit" or "interrupt"; detail is the
-    traceback text, the exit code, or None. `phases` is a list that receives
-    (phase name, nanoseconds) pairs for --verbose.
+    traceback text, the exit code, or None. `phases` receives (name, nanoseconds) pairs.
     """
+    begin_run(run_no, changed, time.time())
+    errors = []
     try:
         t0 = time.perf_counter_ns()
         _forget_bytecode(changed)
         importlib.invalidate_caches()
-        module = sys.modules.get(name)
-        if module is None:
-            module = importlib.import_module(name)
+        if _launch is not None:
+            if not run_steps(_launch.steps, changed, format_exception):
+                errors.append("")  # run_steps printed each traceback itself
+            phases.append(("steps", time.perf_counter_ns() - t0))
         else:
-            module = importlib.reload(module)
-        t1 = time.perf_counter_ns()
-        phases.append(("reload", t1 - t0))
-        if entrypoint:
-            func = getattr(module, entrypoint, None)
-            if not callable(func):
-                return "error", "%s has no function %s() to call as the entrypoint\n" % (
-                    name,
-                    entrypoint,
-                )
-            func()
-            phases.append(("entrypoint", time.perf_counter_ns() - t1))
-        return "ok", None
+            _load(name, changed, errors, phases)
+            if not errors and entrypoint:
+                t1 = time.perf_counter_ns()
+                _call_entrypoint(name, entrypoint)
+                phases.append(("entrypoint", time.perf_counter_ns() - t1))
     except SystemExit as exc:
         return "exit", _exit_code_text(exc.code)
     except KeyboardInterrupt as exc:
         return "interrupt", format_exception(exc)
     except BaseException as exc:
-        return "error", format_exception(exc)
+        errors.append(format_exception(exc))
     finally:
         flush()
         if _wakeup_fd >= 0:
@@ -107,6 +110,75 @@ def run(name, entrypoint, changed, phases):
                 signal.set_wakeup_fd(_wakeup_fd, warn_on_full_buffer=False)
             except (ValueError, OSError):
                 pass
+    if errors:
+        return "error", "".join(errors)
+    return "ok", None
+
+
+def _load(name, changed, errors, phases):
+    """Import or reload `name` with its hooks around it; hook failures go to `errors`."""
+    global _launch, _watch_override
+    module = sys.modules.get(name)
+    if module is not None:
+        _run_hooks("before", errors)
+    # The module registers its hooks again as it runs; keep the old ones if the reload fails.
+    detached = _detach_hooks(name) if module is not None else {}
+    t0 = time.perf_counter_ns()
+    try:
+        if module is None:
+            importlib.import_module(name)
+        else:
+            importlib.reload(module)
+    except LaunchHandOver as handover:
+        _launch, _watch_override = handover, handover.files
+    except BaseException:
+        _restore_hooks(detached)
+        raise
+    phases.append(("reload" if module is not None else "import", time.perf_counter_ns() - t0))
+    if _launch is not None:
+        # The launch script handed its steps over: run them now, as the original did at start.
+        if not run_steps(_launch.steps, [], format_exception):
+            errors.append("")
+        return
+    _run_hooks("after", errors)
+
+
+def _call_entrypoint(name, entrypoint):
+    func = getattr(sys.modules.get(name), entrypoint, None)
+    if not callable(func):
+        raise AttributeError("module %r has no function %s() to call as the entrypoint" % (name, entrypoint))
+    func()
+
+
+def _run_hooks(kind, errors):
+    for func in list(state[kind].values()):
+        try:
+            func()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            errors.append("Error in @%s_reload hook %s.%s:\n%s" % (
+                kind, func.__module__, func.__qualname__, format_exception(exc)))
+
+
+def _detach_hooks(name):
+    detached = {}
+    for kind in ("before", "after"):
+        for key in [k for k in state[kind] if k[0] == name]:
+            detached[(kind, key)] = state[kind].pop(key)
+    return detached
+
+
+def _restore_hooks(detached):
+    for (kind, key), func in detached.items():
+        state[kind].setdefault(key, func)
+
+
+def take_watch_override():
+    """The file list a launch script gave hotload.hotload(), once; else None."""
+    global _watch_override
+    files, _watch_override = _watch_override, None
+    return files
 
 
 def flush():
