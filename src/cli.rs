@@ -2,19 +2,24 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Import a Python module once, keep the interpreter alive, and reload the module on every save.
 #[derive(Debug, Parser)]
 #[command(
     name = "hotload-host",
     version,
+    args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  hotload-host lib.py\n  hotload-host pkg.sub -- --port 8000\n  \
                   find . -name '*.py' | hotload-host lib.py\n  hotload-host app.py --entrypoint main -w conf -e py,toml"
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Module to run: a module name (`lib`, `pkg.sub`) or a path (`lib.py`, `pkg/sub.py`, `lib`).
-    pub target: String,
+    /// Default: `target` from the config file.
+    pub target: Option<String>,
 
     /// Arguments for the module; it sees them as `sys.argv[1:]`.
     #[arg(last = true, value_name = "ARGS")]
@@ -27,6 +32,26 @@ pub struct Cli {
     /// Call `FUNC()` of the module after each successful (re)load.
     #[arg(long, value_name = "FUNC")]
     pub entrypoint: Option<String>,
+
+    /// Call `module:function` before each reload (teardown).
+    #[arg(long, value_name = "MODULE:FUNC")]
+    pub pre: Option<String>,
+
+    /// Call `module:function` after each successful (re)load (re-init, main).
+    #[arg(long, value_name = "MODULE:FUNC")]
+    pub post: Option<String>,
+
+    /// Use this config file instead of discovering hotload.toml / pyproject.toml.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+
+    /// Ignore config files.
+    #[arg(long)]
+    pub no_config: bool,
+
+    /// Print the merged settings and where each value came from, then exit.
+    #[arg(long)]
+    pub print_config: bool,
 
     /// Clear the terminal before each run (the default when stdout is a terminal).
     #[arg(long, overrides_with = "no_clear")]
@@ -64,6 +89,13 @@ pub struct Cli {
     /// When to colour the host's own lines.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter config: `[tool.hotload]` into pyproject.toml if it exists,
+    /// else hotload.toml. Never overwrites existing content.
+    Init,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

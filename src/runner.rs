@@ -8,12 +8,14 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use crate::plan::PlanStep;
 use crate::ui::Outcome;
 
 pub struct Runner<'py> {
     host: Bound<'py, PyModule>,
-    module: String,
-    entrypoint: Option<String>,
+    /// What the status line calls the run (the target module, or the config's name for it).
+    label: String,
+    plan: Vec<PlanStep>,
 }
 
 /// What one run did, for the status line and --verbose.
@@ -25,27 +27,30 @@ pub struct Report {
 }
 
 impl<'py> Runner<'py> {
-    pub fn new(host: Bound<'py, PyModule>, module: String, entrypoint: Option<String>) -> Self {
-        Runner {
-            host,
-            module,
-            entrypoint,
-        }
+    pub fn new(host: Bound<'py, PyModule>, label: String, plan: Vec<PlanStep>) -> Self {
+        Runner { host, label, plan }
     }
 
-    pub fn module(&self) -> &str {
-        &self.module
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Replaces the plan (the config file changed).
+    pub fn set_plan(&mut self, label: String, plan: Vec<PlanStep>) {
+        self.label = label;
+        self.plan = plan;
     }
 
     pub fn run(&self, changed: &[PathBuf], run_no: u64) -> Report {
         let py = self.host.py();
         let changed: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        let plan: Vec<(&str, &str)> = self.plan.iter().map(PlanStep::to_python).collect();
         let phases = PyList::empty(py);
         let start = Instant::now();
         let result = self
             .host
             .getattr("run")
-            .and_then(|run| run.call1((&self.module, self.entrypoint.as_deref(), changed, &phases, run_no)))
+            .and_then(|run| run.call1((plan, changed, &phases, run_no)))
             .and_then(|r| r.extract::<(String, Option<String>)>());
         let elapsed = start.elapsed();
         let outcome = match result {

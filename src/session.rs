@@ -8,8 +8,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 
+use crate::cli::Cli;
 use crate::events::Msg;
+use crate::project::{self, Project};
 use crate::runner::{Report, Runner};
+use crate::settings;
 use crate::ui::{Outcome, Ui, format_duration};
 use crate::watch::{Spec, Watch, WatchError};
 
@@ -22,9 +25,14 @@ const BURST_MAX: Duration = Duration::from_secs(2);
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub struct Session<'a, 'py> {
-    pub runner: &'a Runner<'py>,
+    pub cli: &'a Cli,
+    pub host: &'a Bound<'py, PyModule>,
+    pub runner: Runner<'py>,
     pub ui: &'a Ui,
+    pub project: Project,
     pub watch: Watch,
+    /// The file list read from stdin at start, if any.
+    pub stdin_list: Option<Vec<PathBuf>>,
     /// What `watch` was started from; a launch script's watch list replaces its files.
     pub spec: Spec,
     pub tx: Sender<Msg>,
@@ -50,10 +58,15 @@ impl Session<'_, '_> {
         self.run_once(&[], None);
         self.apply_watch_override()?;
         loop {
-            match self.wait(py).map_err(|e| match e {
-                WatchError::Limit(m) | WatchError::Other(m) => m,
-            })? {
+            match self.wait(py).map_err(|e| e.to_string())? {
                 Wake::Changed(paths, at) => {
+                    let config = self.project.settings.config.as_ref().map(|c| c.path.clone());
+                    if config.is_some_and(|c| paths.contains(&c)) && !self.reload_config()? {
+                        // A broken config keeps the old one; other saves in the batch still run.
+                        if paths.len() == 1 {
+                            continue;
+                        }
+                    }
                     self.run_once(&paths, Some(at));
                 }
                 Wake::Interrupted => return Ok(EXIT_INTERRUPTED),
@@ -64,13 +77,12 @@ impl Session<'_, '_> {
     /// One run: clear, import/reload, report.
     pub fn run_once(&mut self, changed: &[PathBuf], event_at: Option<Instant>) -> Report {
         self.runs += 1;
-        self.ui.clear_screen();
         if self.ui.verbose() && !changed.is_empty() {
             let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
             self.ui.detail(&format!("changed: {}", names.join(", ")));
         }
         let report = self.runner.run(changed, self.runs);
-        self.ui.report(self.runner.module(), &report.outcome, report.elapsed, self.runs);
+        self.ui.report(self.runner.label(), &report.outcome, report.elapsed, self.runs);
         if self.ui.verbose() {
             let mut parts: Vec<String> = report
                 .phases
@@ -91,15 +103,35 @@ impl Session<'_, '_> {
         if let Some(files) = self.runner.take_watch_override() {
             self.spec.dirs.clear();
             self.spec.files.extend(files);
-            self.watch = Watch::start(self.spec.clone(), self.tx.clone()).map_err(|e| match e {
-                WatchError::Limit(m) | WatchError::Other(m) => m,
-            })?;
+            self.watch = Watch::start(self.spec.clone(), self.tx.clone()).map_err(|e| e.to_string())?;
             self.ui.detail(&format!(
                 "launch script: watching {} listed files",
                 self.watch.file_count()
             ));
         }
         Ok(())
+    }
+
+    /// The config file was saved: re-read it and apply it without restarting the interpreter.
+    /// On any error, show it and keep the previous config. Returns whether it was applied.
+    fn reload_config(&mut self) -> Result<bool, String> {
+        let loaded = project::settings(self.cli, &self.project.settings.cwd)
+            .and_then(|settings| Ok((project::lookup(&settings)?, settings)))
+            .and_then(|(lookup, settings)| project::resolve(self.host, settings, lookup));
+        let project = match loaded {
+            Ok(p) => p,
+            Err(e) => {
+                self.ui.warn(&format!("config not applied, keeping the previous one:\n{e}"));
+                return Ok(false);
+            }
+        };
+        let spec = settings::watch_spec(&project.settings, project.target.as_ref(), self.stdin_list.clone())?;
+        self.watch = Watch::start(spec.clone(), self.tx.clone()).map_err(|e| e.to_string())?;
+        self.spec = spec;
+        self.runner.set_plan(project.label.clone(), project.plan.clone());
+        self.project = project;
+        self.ui.info("config reloaded");
+        Ok(true)
     }
 
     /// Blocks until a save (or a burst of them) is complete, or until Ctrl-C while idle.

@@ -24,7 +24,6 @@ pub struct Ui {
     color: bool,
     quiet: bool,
     verbose: bool,
-    clear: bool,
 }
 
 impl Ui {
@@ -37,31 +36,15 @@ impl Ui {
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
-        let env_no_clear = std::env::var("HOTLOAD_NO_CLEAR").is_ok_and(|v| v == "HOTLOAD_NO_CLEAR");
-        let wanted = if cli.clear {
-            true
-        } else {
-            !cli.no_clear && !env_no_clear
-        };
         Ui {
             color,
             quiet: cli.quiet,
             verbose: cli.verbose,
-            clear: wanted && std::io::stdout().is_terminal(),
         }
     }
 
     pub fn verbose(&self) -> bool {
         self.verbose
-    }
-
-    /// Clears the terminal before a run (only when stdout is a terminal and clearing is on).
-    pub fn clear_screen(&self) {
-        if self.clear {
-            let mut out = std::io::stdout().lock();
-            let _ = write!(out, "\x1b[H\x1b[2J\x1b[3J");
-            let _ = out.flush();
-        }
     }
 
     /// The one line after each run, plus the traceback when there is one.
@@ -107,6 +90,14 @@ impl Ui {
     /// A verbose-only detail line.
     pub fn detail(&self, text: &str) {
         if self.verbose {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", self.line("", Color::DarkGrey, text));
+        }
+    }
+
+    /// A line about the host itself (suppressed by --quiet).
+    pub fn info(&self, text: &str) {
+        if !self.quiet {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{}", self.line("", Color::DarkGrey, text));
         }

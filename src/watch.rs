@@ -27,6 +27,8 @@ pub struct Spec {
     pub dirs: Vec<PathBuf>,
     /// Files watched whatever their extension.
     pub files: Vec<PathBuf>,
+    /// Globs (with the directory they start from): matching files count whatever their extension.
+    pub globs: Vec<(PathBuf, globset::Glob)>,
     pub exts: Vec<String>,
     /// Gitignore-style globs, anchored at `base`.
     pub ignore: Vec<String>,
@@ -40,10 +42,22 @@ pub enum WatchError {
     Other(String),
 }
 
+impl std::fmt::Display for WatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatchError::Limit(m) | WatchError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
 pub struct Watch {
     backend: Box<dyn Watcher>,
     polling: bool,
+    /// Directories whose files count when their extension matches.
     roots: Vec<PathBuf>,
+    /// Directories walked for `globs`.
+    glob_roots: Vec<PathBuf>,
+    globs: globset::GlobSet,
     files: HashSet<PathBuf>,
     exts: Vec<String>,
     base: PathBuf,
@@ -79,10 +93,17 @@ impl Watch {
             .build()
             .map_err(|e| WatchError::Other(format!("--ignore: {e}")))?;
 
+        let mut globs = globset::GlobSetBuilder::new();
+        for (_, glob) in &spec.globs {
+            globs.add(glob.clone());
+        }
+        let globs = globs.build().map_err(|e| WatchError::Other(format!("watch: {e}")))?;
         let mut watch = Watch {
             backend,
             polling: spec.poll.is_some(),
             roots: spec.dirs.clone(),
+            glob_roots: spec.globs.iter().map(|(base, _)| base.clone()).collect(),
+            globs,
             files: HashSet::new(),
             exts: spec.exts.clone(),
             base: spec.base.clone(),
@@ -95,7 +116,7 @@ impl Watch {
             watch.load_parent_ignores(root);
         }
         let mut found = Vec::new();
-        for root in &spec.dirs {
+        for root in spec.dirs.iter().chain(spec.globs.iter().map(|(base, _)| base)) {
             watch.add_tree(root, &mut found)?;
         }
         for file in &spec.files {
@@ -172,7 +193,7 @@ impl Watch {
     }
 
     fn follow_new_dir(&mut self, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WatchError> {
-        let under_root = self.roots.iter().any(|r| dir.starts_with(r));
+        let under_root = self.roots.iter().chain(&self.glob_roots).any(|r| dir.starts_with(r));
         if under_root && !self.dirs.contains(dir) && !self.dir_ignored(dir) {
             // Files may have been written before the watch existed: report them as saved.
             let mut found = Vec::new();
@@ -191,20 +212,17 @@ impl Watch {
         if self.files.contains(path) {
             return true;
         }
-        if !self.roots.iter().any(|r| path.starts_with(r)) {
-            return false;
-        }
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             return false;
         };
-        if is_junk_file(name) {
+        if is_junk_file(name) || self.ignored(path, false) {
             return false;
+        }
+        if self.globs.is_match(path) {
+            return true;
         }
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !self.exts.iter().any(|e| e == ext) {
-            return false;
-        }
-        !self.ignored(path, false)
+        self.roots.iter().any(|r| path.starts_with(r)) && self.exts.iter().any(|e| e == ext)
     }
 
     fn add_tree(&mut self, dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), WatchError> {

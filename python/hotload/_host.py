@@ -62,6 +62,55 @@ def shadowed_by(name, root):
     return None
 
 
+def check_reference(ref):
+    """Why `module` or `module:function` cannot be resolved, or None. Runs no user code: the
+    module is located on sys.path without importing it and its source is only parsed."""
+    import ast
+
+    module_name, _, func_name = ref.partition(":")
+    spec = _locate(module_name)
+    if spec is None:
+        return "no module named '%s' on sys.path" % module_name
+    if not func_name or not (spec.origin or "").endswith(".py"):
+        return None
+    try:
+        with open(spec.origin, "rb") as f:
+            tree = ast.parse(f.read(), spec.origin)
+    except (OSError, SyntaxError, ValueError):
+        return None  # the run will show the real error
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None  # cannot tell statically
+                names.add((alias.asname or alias.name).partition(".")[0])
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    if func_name in names or "__getattr__" in names:
+        return None
+    return "%s (%s) defines no function '%s'" % (module_name, spec.origin, func_name)
+
+
+def _locate(module_name):
+    """The spec of a module found on sys.path, parents included, without importing anything."""
+    if module_name in sys.modules:
+        return getattr(sys.modules[module_name], "__spec__", None) or importlib.machinery.ModuleSpec(module_name, None)
+    paths = sys.path
+    spec = None
+    parts = module_name.split(".")
+    for i in range(len(parts)):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), paths)
+        if spec is None:
+            return None
+        paths = spec.submodule_search_locations or []
+    return spec
+
+
 def find_origin(name):
     """The source file of an importable module that is not under the current directory."""
     try:
@@ -73,9 +122,19 @@ def find_origin(name):
     return spec.origin if spec.origin.endswith(".py") else None
 
 
-def run(name, entrypoint, changed, phases, run_no):
-    """One run: the target's @before_reload hooks, import (first time) or reload, its
-    @after_reload hooks, then `entrypoint()`. A launch script's steps replace all of that.
+def run(plan, changed, phases, run_no):
+    """One run: the steps of `plan` in order, each a (kind, argument) pair:
+
+    ("clear", "")       clear the terminal if stdout is one
+    ("pre", "m:f")      call m.f() before the reload; not on the first run; a failure is
+                        reported but the run goes on
+    ("reload", "m")     import m the first time, reload it after, with its @before_reload /
+                        @after_reload hooks around it
+    ("call", "m:f")     call m.f() (importing m if needed)
+    ("run", "cmd")      run a shell command; a non-zero status fails the step
+
+    A failing step (other than "pre") stops the rest of the run. A launch script that called
+    hotload.hotload() replaces the plan with its own steps.
 
     Returns (outcome, detail): outcome is "ok", "error", "exit" or "interrupt"; detail is the
     traceback text, the exit code, or None. `phases` receives (name, nanoseconds) pairs.
@@ -83,19 +142,31 @@ def run(name, entrypoint, changed, phases, run_no):
     begin_run(run_no, changed, time.time())
     errors = []
     try:
-        t0 = time.perf_counter_ns()
         _forget_bytecode(changed)
         importlib.invalidate_caches()
         if _launch is not None:
+            t0 = time.perf_counter_ns()
             if not run_steps(_launch.steps, changed, format_exception):
                 errors.append("")  # run_steps printed each traceback itself
             phases.append(("steps", time.perf_counter_ns() - t0))
         else:
-            _load(name, changed, errors, phases)
-            if not errors and entrypoint:
-                t1 = time.perf_counter_ns()
-                _call_entrypoint(name, entrypoint)
-                phases.append(("entrypoint", time.perf_counter_ns() - t1))
+            for kind, arg in plan:
+                t0 = time.perf_counter_ns()
+                if kind == "clear":
+                    _clear()
+                elif kind == "pre":
+                    if run_no > 1:
+                        _call_soft(arg, errors)
+                elif kind == "reload":
+                    _load(arg, errors, phases)
+                elif kind == "call":
+                    _call(arg)
+                elif kind == "run":
+                    _run_command(arg)
+                if kind not in ("clear", "reload"):
+                    phases.append(("%s %s" % (kind, arg), time.perf_counter_ns() - t0))
+                if errors and kind != "pre" or _launch is not None:
+                    break
     except SystemExit as exc:
         return "exit", _exit_code_text(exc.code)
     except KeyboardInterrupt as exc:
@@ -115,7 +186,51 @@ def run(name, entrypoint, changed, phases, run_no):
     return "ok", None
 
 
-def _load(name, changed, errors, phases):
+def _clear():
+    try:
+        if sys.stdout.isatty():
+            sys.stdout.write("\x1b[H\x1b[2J\x1b[3J")
+            sys.stdout.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
+def _resolve(ref):
+    module_name, _, func_name = ref.partition(":")
+    module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise AttributeError("module %r has no function %s()" % (module_name, func_name))
+    return func
+
+
+def _call(ref):
+    _resolve(ref)()
+
+
+def _call_soft(ref, errors):
+    try:
+        _call(ref)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        errors.append("Error in pre hook %s (the reload goes on):\n%s" % (ref, format_exception(exc)))
+
+
+def _run_command(cmd):
+    import subprocess
+
+    flush()
+    status = subprocess.call(cmd, shell=True)
+    if status != 0:
+        raise CommandFailed("command `%s` exited with status %d" % (cmd, status))
+
+
+class CommandFailed(Exception):
+    """A shell step exited non-zero (shown without a traceback)."""
+
+
+def _load(name, errors, phases):
     """Import or reload `name` with its hooks around it; hook failures go to `errors`."""
     global _launch, _watch_override
     module = sys.modules.get(name)
@@ -141,13 +256,6 @@ def _load(name, changed, errors, phases):
             errors.append("")
         return
     _run_hooks("after", errors)
-
-
-def _call_entrypoint(name, entrypoint):
-    func = getattr(sys.modules.get(name), entrypoint, None)
-    if not callable(func):
-        raise AttributeError("module %r has no function %s() to call as the entrypoint" % (name, entrypoint))
-    func()
 
 
 def _run_hooks(kind, errors):
@@ -192,6 +300,8 @@ def flush():
 
 def format_exception(exc):
     """A traceback with the host's and importlib's frames left out."""
+    if isinstance(exc, CommandFailed):
+        return "%s\n" % exc
     seen = set()
     current = exc
     while current is not None and id(current) not in seen:

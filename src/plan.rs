@@ -1,0 +1,68 @@
+//! The run plan: the ordered steps of one run, built from the settings. Without an explicit
+//! `steps` list it is: clear, the `pre` hook, reload the target, the `post` hook, the
+//! entrypoint. The plan is executed inside Python by `hotload._host.run`.
+
+use crate::config::Step;
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanStep {
+    /// Clear the terminal (only when stdout is one).
+    Clear,
+    /// `module:function` called before the reload; skipped on the first run. Its failure
+    /// is reported but does not stop the reload.
+    Pre(String),
+    /// Import the module the first time, reload it after.
+    Reload(String),
+    /// Call `module:function`; a failure stops the rest of the run.
+    Call(String),
+    /// Run a shell command; a non-zero status stops the rest of the run.
+    Run(String),
+}
+
+impl PlanStep {
+    /// (kind, argument) as `hotload._host.run` takes it.
+    pub fn to_python(&self) -> (&'static str, &str) {
+        match self {
+            PlanStep::Clear => ("clear", ""),
+            PlanStep::Pre(s) => ("pre", s),
+            PlanStep::Reload(s) => ("reload", s),
+            PlanStep::Call(s) => ("call", s),
+            PlanStep::Run(s) => ("run", s),
+        }
+    }
+
+    /// The `module:function` or module this step needs to exist, if any.
+    pub fn reference(&self) -> Option<&str> {
+        match self {
+            PlanStep::Pre(s) | PlanStep::Reload(s) | PlanStep::Call(s) => Some(s),
+            PlanStep::Clear | PlanStep::Run(_) => None,
+        }
+    }
+}
+
+/// `module` is the target's module name (None when the config only has explicit steps).
+pub fn build(settings: &Settings, module: Option<&str>) -> Vec<PlanStep> {
+    let mut plan = Vec::new();
+    let explicit = &settings.steps.value;
+    if settings.clears() && !explicit.contains(&Step::Clear) {
+        plan.push(PlanStep::Clear);
+    }
+    if !explicit.is_empty() {
+        plan.extend(explicit.iter().map(|step| match step {
+            Step::Clear => PlanStep::Clear,
+            Step::Reload(m) => PlanStep::Reload(m.clone()),
+            Step::Call(c) => PlanStep::Call(c.clone()),
+            Step::Run(r) => PlanStep::Run(r.clone()),
+        }));
+        return plan;
+    }
+    let Some(module) = module else { return plan };
+    plan.extend(settings.pre.value.clone().map(PlanStep::Pre));
+    plan.push(PlanStep::Reload(module.to_string()));
+    plan.extend(settings.post.value.clone().map(PlanStep::Call));
+    if let Some(entry) = &settings.entrypoint.value {
+        plan.push(PlanStep::Call(format!("{module}:{entry}")));
+    }
+    plan
+}
