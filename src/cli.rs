@@ -33,6 +33,11 @@ pub struct Cli {
     #[arg(long, value_name = "FUNC")]
     pub entrypoint: Option<String>,
 
+    /// What a save reloads: `entry` (only the target, as the original did), `changed` (the
+    /// changed project modules and everything importing them, in order, then the target).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub reload: Option<ReloadMode>,
+
     /// Call `module:function` before each reload (teardown).
     #[arg(long, value_name = "MODULE:FUNC")]
     pub pre: Option<String>,
@@ -96,6 +101,25 @@ pub enum Command {
     /// Write a commented starter config: `[tool.hotload]` into pyproject.toml if it exists,
     /// else hotload.toml. Never overwrites existing content.
     Init,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReloadMode {
+    Entry,
+    Changed,
+}
+
+impl ReloadMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReloadMode::Entry => "entry",
+            ReloadMode::Changed => "changed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReloadMode> {
+        <ReloadMode as ValueEnum>::from_str(s, true).ok()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -40,11 +40,12 @@ pub struct FileValues {
     pub post: Option<Spanned<String>>,
     pub entrypoint: Option<String>,
     pub poll: Option<u64>,
+    pub reload: Option<crate::cli::ReloadMode>,
     pub steps: Option<Vec<Spanned<Step>>>,
 }
 
 pub const KEYS: &[&str] = &[
-    "target", "args", "watch", "ignore", "ext", "clear", "pre", "post", "entrypoint", "poll", "steps",
+    "target", "args", "watch", "ignore", "ext", "clear", "pre", "post", "entrypoint", "poll", "reload", "steps",
 ];
 
 #[derive(Debug, Clone)]
@@ -144,6 +145,12 @@ fn parse_table(file: &ConfigFile, table: &Table) -> Result<FileValues, String> {
                 v.entrypoint = Some(s.value);
             }
             "poll" => v.poll = poll(file, item)?,
+            "reload" => {
+                let s = string(file, item)?;
+                v.reload = Some(crate::cli::ReloadMode::parse(&s.value).ok_or_else(|| {
+                    file.error_at(&s.span, &format!("`reload` is \"entry\" or \"changed\", not {:?}", s.value))
+                })?);
+            }
             "steps" => v.steps = Some(steps(file, item)?),
             other => {
                 return Err(file.error_at(
@@ -397,7 +404,7 @@ mod tests {
     #[test]
     fn errors_have_line_and_column() {
         let e = parse("target = \"lib\"\ntagret = 1\n").unwrap_err();
-        assert!(e.ends_with(":2:1: unknown key `tagret` (did you mean `target`?); known keys: target, args, watch, ignore, ext, clear, pre, post, entrypoint, poll, steps"), "{e}");
+        assert!(e.ends_with(":2:1: unknown key `tagret` (did you mean `target`?); known keys: target, args, watch, ignore, ext, clear, pre, post, entrypoint, poll, reload, steps"), "{e}");
         let e = parse("clear = \"yes\"\n").unwrap_err();
         assert!(e.contains(":1:9: expected true or false, found a string"), "{e}");
         let e = parse("[[steps]]\nexec = \"x\"\n").unwrap_err();

@@ -19,6 +19,7 @@ const BUILD_LIBDIR: &str = env!("HOTLOAD_BUILD_LIBDIR");
 /// Sources of the in-interpreter `hotload` package, compiled into the binary.
 const EMBEDDED: &[(&str, &str, bool)] = &[
     ("hotload", include_str!("../python/hotload/__init__.py"), true),
+    ("hotload._graph", include_str!("../python/hotload/_graph.py"), false),
     ("hotload._host", include_str!("../python/hotload/_host.py"), false),
     ("hotload._original", include_str!("../python/hotload/_original.py"), false),
     ("hotload._state", include_str!("../python/hotload/_state.py"), false),

@@ -79,6 +79,7 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
         call(&host, "set_wakeup_fd", (wakeup_fd,))?;
         // Watch before the first import, so that a save during a slow first import still counts.
         let spec = settings::watch_spec(&project.settings, project.target.as_ref(), stdin_list.clone())?;
+        project::configure_reload(&host, &project, &spec)?;
         let watch = Watch::start(spec.clone(), tx.clone()).map_err(|e| e.to_string())?;
         let session = Session {
             cli: &cli,

@@ -36,18 +36,11 @@ pub fn lookup(settings: &Settings) -> Result<Option<Lookup>, String> {
     };
     // Settings hold the target joined to the directory it is relative to; resolve from there
     // so that messages show what the user wrote.
-    let (base, written) = match (&settings.target.origin, &settings.config) {
-        (Origin::File(_), Some(c)) => (c.dir().to_path_buf(), strip(spec, c.dir())),
-        _ => (settings.cwd.clone(), strip(spec, &settings.cwd)),
+    let base = match (&settings.target.origin, &settings.config) {
+        (Origin::File(_), Some(c)) => c.dir().to_path_buf(),
+        _ => settings.cwd.clone(),
     };
-    target::resolve(&written, &base).map(Some)
-}
-
-fn strip(spec: &str, dir: &Path) -> String {
-    Path::new(spec)
-        .strip_prefix(dir)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| spec.to_string())
+    target::resolve(&settings.shown_path(spec, &settings.target.origin), &base).map(Some)
 }
 
 /// A resolved, checked project: what to run and how to call it in status lines.
@@ -153,6 +146,16 @@ fn locate(host: &Bound<'_, PyModule>, lookup: Lookup, cwd: &Path) -> Result<Targ
             }
         }
     }
+}
+
+/// Tells the Python side the reload strategy and which directories hold project modules.
+pub fn configure_reload(host: &Bound<'_, PyModule>, project: &Project, spec: &crate::watch::Spec) -> Result<(), String> {
+    let mut roots: Vec<String> = spec.dirs.iter().map(|d| d.display().to_string()).collect();
+    if let Some(t) = &project.target {
+        roots.push(t.root.display().to_string());
+    }
+    roots.push(project.settings.project_dir().display().to_string());
+    call(host, "configure", (project.settings.reload.value.name(), roots)).map(|_| ())
 }
 
 pub fn call<'py>(host: &Bound<'py, PyModule>, name: &str, args: impl pyo3::call::PyCallArgs<'py>) -> Result<Bound<'py, PyAny>, String> {

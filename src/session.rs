@@ -126,6 +126,7 @@ impl Session<'_, '_> {
             }
         };
         let spec = settings::watch_spec(&project.settings, project.target.as_ref(), self.stdin_list.clone())?;
+        project::configure_reload(self.host, &project, &spec)?;
         self.watch = Watch::start(spec.clone(), self.tx.clone()).map_err(|e| e.to_string())?;
         self.spec = spec;
         self.runner.set_plan(project.label.clone(), project.plan.clone());

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, ReloadMode};
 use crate::config::{ConfigFile, Step};
 use crate::target::Target;
 use crate::watch::Spec;
@@ -61,6 +61,7 @@ pub struct Settings {
     pub post: Sourced<Option<String>>,
     pub entrypoint: Sourced<Option<String>>,
     pub poll: Sourced<Option<u64>>,
+    pub reload: Sourced<ReloadMode>,
     pub steps: Sourced<Vec<Step>>,
 }
 
@@ -80,6 +81,7 @@ impl Settings {
             post: Sourced::default(None),
             entrypoint: Sourced::default(None),
             poll: Sourced::default(None),
+            reload: Sourced::default(ReloadMode::Changed),
             steps: Sourced::default(Vec::new()),
         };
         if let Some(file) = &config {
@@ -107,6 +109,7 @@ impl Settings {
         set(&mut self.post, v.post.as_ref().map(|p| Some(p.value.clone())), here());
         set(&mut self.entrypoint, v.entrypoint.clone().map(Some), here());
         set(&mut self.poll, v.poll.map(Some), here());
+        set(&mut self.reload, v.reload, here());
         set(&mut self.steps, v.steps.as_ref().map(|st| st.iter().map(|s| s.value.clone()).collect()), here());
     }
 
@@ -142,6 +145,10 @@ impl Settings {
         }
         if let Some(v) = var("HOTLOAD_ENTRYPOINT") {
             set(&mut self.entrypoint, Some(Some(v)), Origin::Env("HOTLOAD_ENTRYPOINT"));
+        }
+        if let Some(v) = var("HOTLOAD_RELOAD") {
+            let mode = ReloadMode::parse(&v).ok_or_else(|| format!("HOTLOAD_RELOAD={v}: expected entry or changed"))?;
+            set(&mut self.reload, Some(mode), Origin::Env("HOTLOAD_RELOAD"));
         }
         if let Some(v) = var("HOTLOAD_POLL") {
             let ms = match parse_bool(&v) {
@@ -188,6 +195,9 @@ impl Settings {
                 set(field, Some(value.clone()), Origin::Cli(flag));
             }
         }
+        if let Some(mode) = cli.reload {
+            set(&mut self.reload, Some(mode), Origin::Cli("--reload"));
+        }
         if let Some(ms) = cli.poll {
             set(&mut self.poll, Some(Some(ms.max(1))), Origin::Cli("--poll"));
         }
@@ -221,13 +231,25 @@ impl Settings {
         self.config.as_ref().map(|c| c.dir().to_path_buf()).unwrap_or_else(|| self.cwd.clone())
     }
 
+    /// A path as the user wrote it: relative to the config file's directory or to cwd.
+    pub fn shown_path(&self, path: &str, origin: &Origin) -> String {
+        let base = match (origin, &self.config) {
+            (Origin::File(_), Some(c)) => c.dir().to_path_buf(),
+            _ => self.cwd.clone(),
+        };
+        Path::new(path)
+            .strip_prefix(&base)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.to_string())
+    }
+
     /// The settings, one per line, each with its origin (`--print-config`).
     pub fn describe(&self) -> String {
         let q = |s: &str| format!("{s:?}");
         let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
         let opt = |v: &Option<String>| v.as_deref().map(q).unwrap_or_else(|| "(none)".into());
         let mut rows: Vec<(&str, String, &Origin)> = vec![
-            ("target", opt(&self.target.value), &self.target.origin),
+            ("target", opt(&self.target.value.as_ref().map(|t| self.shown_path(t, &self.target.origin))), &self.target.origin),
             ("args", list(&self.args.value), &self.args.origin),
             ("watch", if self.watch.value.is_empty() { "(the target's root directory)".into() } else { list(&self.watch.value) }, &self.watch.origin),
             ("ignore", list(&self.ignore.value), &self.ignore.origin),
@@ -238,6 +260,7 @@ impl Settings {
             ("entrypoint", opt(&self.entrypoint.value), &self.entrypoint.origin),
             ("poll", self.poll.value.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "off (OS events)".into()), &self.poll.origin),
         ];
+        rows.push(("reload", self.reload.value.name().to_string(), &self.reload.origin));
         let steps: Vec<String> = self.steps.value.iter().map(describe_step).collect();
         rows.push(("steps", if steps.is_empty() { "(implied: clear, pre, reload target, post)".into() } else { format!("[{}]", steps.join(", ")) }, &self.steps.origin));
         let mut out = match &self.config {

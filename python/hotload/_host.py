@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 
+from hotload._graph import ImportGraph
 from hotload._original import LaunchHandOver, run_steps
 from hotload._state import begin_run, state
 
@@ -25,6 +26,18 @@ _wakeup_fd = -1
 # Set when the target was a launch script calling hotload.hotload(): its steps replace the reload.
 _launch = None
 _watch_override = None
+# --reload: "entry" reloads only the module a step names; "changed" first reloads the changed
+# project modules and every project module importing them, dependencies first.
+_mode = "changed"
+_graph = ImportGraph()
+_reloaded_this_run = set()
+
+
+def configure(mode, roots):
+    """Reload strategy and the directories whose modules count as the project's."""
+    global _mode
+    _mode = mode
+    _graph.set_roots(roots)
 
 
 def set_wakeup_fd(fd):
@@ -140,6 +153,7 @@ def run(plan, changed, phases, run_no):
     traceback text, the exit code, or None. `phases` receives (name, nanoseconds) pairs.
     """
     begin_run(run_no, changed, time.time())
+    _reloaded_this_run.clear()
     errors = []
     try:
         _forget_bytecode(changed)
@@ -158,7 +172,7 @@ def run(plan, changed, phases, run_no):
                     if run_no > 1:
                         _call_soft(arg, errors)
                 elif kind == "reload":
-                    _load(arg, errors, phases)
+                    _load(arg, errors, phases, changed)
                 elif kind == "call":
                     _call(arg)
                 elif kind == "run":
@@ -204,6 +218,21 @@ def _resolve(ref):
     return func
 
 
+def _reload_dependencies(entry, changed, phases):
+    """Changed project modules and their importers, dependencies first (not `entry`)."""
+    entry_file = getattr(sys.modules.get(entry), "__file__", None)
+    if entry_file and all(os.path.realpath(p) == os.path.realpath(entry_file) for p in changed):
+        return  # the common save: only the entry changed, nothing else to reload
+    for dep in _graph.reload_order(changed, entry):
+        module = sys.modules.get(dep)
+        if module is None or dep in _reloaded_this_run:
+            continue
+        t0 = time.perf_counter_ns()
+        importlib.reload(module)
+        _reloaded_this_run.add(dep)
+        phases.append(("reload " + dep, time.perf_counter_ns() - t0))
+
+
 def _call(ref):
     _resolve(ref)()
 
@@ -230,7 +259,7 @@ class CommandFailed(Exception):
     """A shell step exited non-zero (shown without a traceback)."""
 
 
-def _load(name, errors, phases):
+def _load(name, errors, phases, changed):
     """Import or reload `name` with its hooks around it; hook failures go to `errors`."""
     global _launch, _watch_override
     module = sys.modules.get(name)
@@ -238,12 +267,15 @@ def _load(name, errors, phases):
         _run_hooks("before", errors)
     # The module registers its hooks again as it runs; keep the old ones if the reload fails.
     detached = _detach_hooks(name) if module is not None else {}
-    t0 = time.perf_counter_ns()
     try:
+        if module is not None and _mode != "entry" and changed:
+            _reload_dependencies(name, changed, phases)
+        t0 = time.perf_counter_ns()
         if module is None:
             importlib.import_module(name)
         else:
             importlib.reload(module)
+        _reloaded_this_run.add(name)
     except LaunchHandOver as handover:
         _launch, _watch_override = handover, handover.files
     except BaseException:
