@@ -34,7 +34,8 @@ pub struct Cli {
     pub entrypoint: Option<String>,
 
     /// What a save reloads: `entry` (only the target, as the original did), `changed` (the
-    /// changed project modules and everything importing them, in order, then the target).
+    /// changed project modules and everything importing them, in order, then the target),
+    /// `deep` (as changed, and old functions, classes and instances are patched in place).
     #[arg(long, value_enum, value_name = "MODE")]
     pub reload: Option<ReloadMode>,
 
@@ -107,6 +108,7 @@ pub enum Command {
 pub enum ReloadMode {
     Entry,
     Changed,
+    Deep,
 }
 
 impl ReloadMode {
@@ -114,6 +116,7 @@ impl ReloadMode {
         match self {
             ReloadMode::Entry => "entry",
             ReloadMode::Changed => "changed",
+            ReloadMode::Deep => "deep",
         }
     }
 

@@ -148,7 +148,7 @@ fn parse_table(file: &ConfigFile, table: &Table) -> Result<FileValues, String> {
             "reload" => {
                 let s = string(file, item)?;
                 v.reload = Some(crate::cli::ReloadMode::parse(&s.value).ok_or_else(|| {
-                    file.error_at(&s.span, &format!("`reload` is \"entry\" or \"changed\", not {:?}", s.value))
+                    file.error_at(&s.span, &format!("`reload` is \"entry\", \"changed\" or \"deep\", not {:?}", s.value))
                 })?);
             }
             "steps" => v.steps = Some(steps(file, item)?),

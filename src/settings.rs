@@ -147,7 +147,7 @@ impl Settings {
             set(&mut self.entrypoint, Some(Some(v)), Origin::Env("HOTLOAD_ENTRYPOINT"));
         }
         if let Some(v) = var("HOTLOAD_RELOAD") {
-            let mode = ReloadMode::parse(&v).ok_or_else(|| format!("HOTLOAD_RELOAD={v}: expected entry or changed"))?;
+            let mode = ReloadMode::parse(&v).ok_or_else(|| format!("HOTLOAD_RELOAD={v}: expected entry, changed or deep"))?;
             set(&mut self.reload, Some(mode), Origin::Env("HOTLOAD_RELOAD"));
         }
         if let Some(v) = var("HOTLOAD_POLL") {

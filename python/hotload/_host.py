@@ -16,6 +16,7 @@ import traceback
 
 from hotload._graph import ImportGraph
 from hotload._original import LaunchHandOver, run_steps
+from hotload._patch import patch_module, snapshot
 from hotload._state import begin_run, state
 
 # Frames from these files are host plumbing, never shown in a user's traceback.
@@ -27,7 +28,8 @@ _wakeup_fd = -1
 _launch = None
 _watch_override = None
 # --reload: "entry" reloads only the module a step names; "changed" first reloads the changed
-# project modules and every project module importing them, dependencies first.
+# project modules and every project module importing them, dependencies first; "deep" also
+# patches the previous objects of each reloaded module in place (see _patch.py).
 _mode = "changed"
 _graph = ImportGraph()
 _reloaded_this_run = set()
@@ -228,9 +230,24 @@ def _reload_dependencies(entry, changed, phases):
         if module is None or dep in _reloaded_this_run:
             continue
         t0 = time.perf_counter_ns()
-        importlib.reload(module)
+        _reload(module)
         _reloaded_this_run.add(dep)
         phases.append(("reload " + dep, time.perf_counter_ns() - t0))
+
+
+def _reload(module):
+    """importlib.reload, plus in-place patching of the old objects in deep mode."""
+    if _mode != "deep":
+        importlib.reload(module)
+        return
+    before = snapshot(module)
+    importlib.reload(module)
+    patch_module(module, before, _note)
+
+
+def _note(text):
+    flush()
+    sys.stderr.write("[hotload] deep: %s\n" % text)
 
 
 def _call(ref):
@@ -274,7 +291,7 @@ def _load(name, errors, phases, changed):
         if module is None:
             importlib.import_module(name)
         else:
-            importlib.reload(module)
+            _reload(module)
         _reloaded_this_run.add(name)
     except LaunchHandOver as handover:
         _launch, _watch_override = handover, handover.files
