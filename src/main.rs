@@ -30,7 +30,15 @@ use crate::watch::Watch;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            let text = e.render().to_string();
+            ui::fatal(text.trim_start_matches("error: ").trim_end());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {
@@ -94,8 +102,8 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
             rx,
             runs: 0,
         };
-        let code = session.run(py)?;
+        let Err(fatal) = session.run(py);
         call(&host, "flush", ())?;
-        Ok(code)
+        Err(fatal)
     })
 }

@@ -158,8 +158,13 @@ pub fn configure_reload(host: &Bound<'_, PyModule>, project: &Project, spec: &cr
     call(host, "configure", (project.settings.reload.value.name(), roots)).map(|_| ())
 }
 
+/// Calls a helper of `hotload._host`. These run between the user's runs, so a Ctrl-C landing
+/// in one (Python raises KeyboardInterrupt at its next bytecode) is a Ctrl-C while idle: exit.
 pub fn call<'py>(host: &Bound<'py, PyModule>, name: &str, args: impl pyo3::call::PyCallArgs<'py>) -> Result<Bound<'py, PyAny>, String> {
-    host.getattr(name)
-        .and_then(|f| f.call1(args))
-        .map_err(|e| format!("internal error in hotload-host ({name}): {e}"))
+    host.getattr(name).and_then(|f| f.call1(args)).map_err(|e| {
+        if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(host.py()) {
+            crate::session::exit_interrupted();
+        }
+        format!("internal error in hotload-host ({name}): {e}")
+    })
 }

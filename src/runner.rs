@@ -80,10 +80,9 @@ impl<'py> Runner<'py> {
 
     /// The file list a launch script handed to `hotload.hotload(watch=...)`, once.
     pub fn take_watch_override(&self) -> Option<Vec<PathBuf>> {
-        self.host
-            .getattr("take_watch_override")
-            .and_then(|f| f.call0())
-            .and_then(|v| v.extract::<Option<Vec<PathBuf>>>())
-            .unwrap_or(None)
+        crate::project::call(&self.host, "take_watch_override", ())
+            .ok()
+            .and_then(|v| v.extract::<Option<Vec<PathBuf>>>().ok())
+            .flatten()
     }
 }

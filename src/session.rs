@@ -47,8 +47,9 @@ enum Wake {
 }
 
 impl Session<'_, '_> {
-    /// Runs the target now, then once per save until Ctrl-C while idle.
-    pub fn run(mut self, py: Python<'_>) -> Result<u8, String> {
+    /// Runs the target now, then once per save. Ctrl-C while idle exits the process (130);
+    /// this returns only a fatal error (the watcher died).
+    pub fn run(mut self, py: Python<'_>) -> Result<std::convert::Infallible, String> {
         self.ui.detail(&format!(
             "watching {} in {} ({})",
             plural(self.watch.file_count(), "file"),
@@ -69,7 +70,7 @@ impl Session<'_, '_> {
                     }
                     self.run_once(&paths, Some(at));
                 }
-                Wake::Interrupted => return Ok(EXIT_INTERRUPTED),
+                Wake::Interrupted => exit_interrupted(),
             }
         }
     }
@@ -198,6 +199,17 @@ impl Session<'_, '_> {
             }
         }
     }
+}
+
+/// Ctrl-C while the host is not running user code: flush the module's output and exit at once
+/// with 130 (no interpreter finalisation: a user thread must not be able to hold us up).
+pub fn exit_interrupted() -> ! {
+    Python::attach(|py| {
+        if let Ok(host) = py.import("hotload._host") {
+            let _ = host.getattr("flush").and_then(|f| f.call0());
+        }
+    });
+    std::process::exit(i32::from(EXIT_INTERRUPTED))
 }
 
 /// Lets Python run its pending signal handlers; true if that raised KeyboardInterrupt.

@@ -5,6 +5,7 @@ one run: import or reload the target, call its entrypoint, turn whatever it rais
 user can act on, and flush the module's output before the host prints its own line.
 """
 
+import ast
 import importlib
 import importlib.machinery
 import importlib.util
@@ -80,8 +81,6 @@ def shadowed_by(name, root):
 def check_reference(ref):
     """Why `module` or `module:function` cannot be resolved, or None. Runs no user code: the
     module is located on sys.path without importing it and its source is only parsed."""
-    import ast
-
     module_name, _, func_name = ref.partition(":")
     spec = _locate(module_name)
     if spec is None:
@@ -94,7 +93,7 @@ def check_reference(ref):
     except (OSError, SyntaxError, ValueError):
         return None  # the run will show the real error
     names = set()
-    for node in tree.body:
+    for node in _module_level(tree.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -102,13 +101,37 @@ def check_reference(ref):
                 if alias.name == "*":
                     return None  # cannot tell statically
                 names.add((alias.asname or alias.name).partition(".")[0])
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+        elif isinstance(node, ast.Expr) and _defines_dynamically(node):
+            return None  # globals()[...] = ..., exec(...): cannot tell statically
     if func_name in names or "__getattr__" in names:
         return None
     return "%s (%s) defines no function '%s'" % (module_name, spec.origin, func_name)
+
+
+def _defines_dynamically(node):
+    return any(
+        isinstance(sub, ast.Name) and sub.id in ("globals", "exec", "setattr", "vars")
+        for sub in ast.walk(node)
+    )
+
+
+def _module_level(body):
+    """Statements that run at module level, including those inside if/try/with/for blocks
+    (definitions inside functions and classes do not count)."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _module_level(getattr(node, field, []) or [])
+        for handler in getattr(node, "handlers", []) or []:
+            yield from _module_level(handler.body)
+        for case in getattr(node, "cases", []) or []:
+            yield from _module_level(case.body)
 
 
 def _locate(module_name):
@@ -235,6 +258,15 @@ def _reload_dependencies(entry, changed, phases):
         phases.append(("reload " + dep, time.perf_counter_ns() - t0))
 
 
+def _check_source_exists(module):
+    origin = getattr(getattr(module, "__spec__", None), "origin", None)
+    if origin and origin.endswith(".py") and not os.path.exists(origin):
+        raise PlainError(
+            "%s was deleted or renamed: module %s keeps its last loaded version; "
+            "save it again to reload" % (origin, module.__name__)
+        )
+
+
 def _reload(module):
     """importlib.reload, plus in-place patching of the old objects in deep mode."""
     if _mode != "deep":
@@ -269,11 +301,11 @@ def _run_command(cmd):
     flush()
     status = subprocess.call(cmd, shell=True)
     if status != 0:
-        raise CommandFailed("command `%s` exited with status %d" % (cmd, status))
+        raise PlainError("command `%s` exited with status %d" % (cmd, status))
 
 
-class CommandFailed(Exception):
-    """A shell step exited non-zero (shown without a traceback)."""
+class PlainError(Exception):
+    """A failure whose message says it all (shown without a traceback)."""
 
 
 def _load(name, errors, phases, changed):
@@ -291,6 +323,7 @@ def _load(name, errors, phases, changed):
         if module is None:
             importlib.import_module(name)
         else:
+            _check_source_exists(module)
             _reload(module)
         _reloaded_this_run.add(name)
     except LaunchHandOver as handover:
@@ -349,15 +382,21 @@ def flush():
 
 def format_exception(exc):
     """A traceback with the host's and importlib's frames left out."""
-    if isinstance(exc, CommandFailed):
-        return "%s\n" % exc
+    if isinstance(exc, PlainError):
+        return _printable("%s\n" % exc)
     seen = set()
     current = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         current.__traceback__ = _user_frames(current.__traceback__)
         current = current.__cause__ or current.__context__
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return _printable("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+
+def _printable(text):
+    """Text the host can print: undecodable bytes (surrogates from os.listdir and the like)
+    shown as escapes instead of failing."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _user_frames(tb):
