@@ -29,6 +29,10 @@ pub struct Cli {
     #[arg(long)]
     pub once: bool,
 
+    /// An interactive Python console on the module's globals, while saves keep reloading it.
+    #[arg(long, conflicts_with = "once")]
+    pub repl: bool,
+
     /// Call `FUNC()` of the module after each successful (re)load.
     #[arg(long, value_name = "FUNC")]
     pub entrypoint: Option<String>,

@@ -13,6 +13,8 @@ pub enum Msg {
     /// A signal arrived (Python's C handler wrote to the wake-up fd). Whether it was SIGINT is
     /// Python's to say: `PyErr_CheckSignals` raises KeyboardInterrupt if one is pending.
     Signal,
+    /// Stdin (a terminal) has input while the host is idle: key commands.
+    Stdin,
 }
 
 pub fn channel_pair() -> (Sender<Msg>, Receiver<Msg>) {

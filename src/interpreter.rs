@@ -23,6 +23,7 @@ const EMBEDDED: &[(&str, &str, bool)] = &[
     ("hotload._host", include_str!("../python/hotload/_host.py"), false),
     ("hotload._original", include_str!("../python/hotload/_original.py"), false),
     ("hotload._patch", include_str!("../python/hotload/_patch.py"), false),
+    ("hotload._repl", include_str!("../python/hotload/_repl.py"), false),
     ("hotload._state", include_str!("../python/hotload/_state.py"), false),
 ];
 const IMPORTER: &CStr = match CStr::from_bytes_with_nul(

@@ -8,10 +8,12 @@ mod init;
 mod interpreter;
 mod plan;
 mod project;
+mod repl;
 mod runner;
 mod session;
 mod settings;
 mod target;
+mod terminal;
 mod ui;
 mod watch;
 
@@ -58,9 +60,12 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
         print!("{}", settings.describe());
         return Ok(0);
     }
+    if cli.repl && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err("--repl needs a terminal on stdin".into());
+    }
     let lookup = project::lookup(&settings)?;
     let ui = Ui::new(&cli);
-    let stdin_list = if settings.watch.value.is_empty() && !cli.once {
+    let stdin_list = if settings.watch.value.is_empty() && !cli.once && !cli.repl {
         settings::read_stdin_list(&cwd, |m| ui.warn(m))
     } else {
         None
@@ -98,11 +103,15 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
             watch,
             spec,
             stdin_list,
+            keys: if cli.repl { None } else { terminal::Keys::start(tx.clone()) },
             tx,
             rx,
             runs: 0,
+            paused: false,
+            pending: Vec::new(),
         };
         let Err(fatal) = session.run(py);
+        terminal::restore();
         call(&host, "flush", ())?;
         Err(fatal)
     })

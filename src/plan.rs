@@ -1,6 +1,5 @@
 //! The run plan: the ordered steps of one run, built from the settings. Without an explicit
-//! `steps` list it is: clear, the `pre` hook, reload the target, the `post` hook, the
-//! entrypoint. The plan is executed inside Python by `hotload._host.run`.
+//! `steps` list it is: the `pre` hook, reload the target, the `post` hook, the entrypoint. The plan is executed inside Python by `hotload._host.run`.
 
 use crate::config::Step;
 use crate::settings::Settings;
@@ -42,12 +41,11 @@ impl PlanStep {
 }
 
 /// `module` is the target's module name (None when the config only has explicit steps).
+/// The implied clear (the `clear` setting) is not a step: the session clears and draws its
+/// header before each run. Explicit `clear` steps stay steps.
 pub fn build(settings: &Settings, module: Option<&str>) -> Vec<PlanStep> {
     let mut plan = Vec::new();
     let explicit = &settings.steps.value;
-    if settings.clears() && !explicit.contains(&Step::Clear) {
-        plan.push(PlanStep::Clear);
-    }
     if !explicit.is_empty() {
         plan.extend(explicit.iter().map(|step| match step {
             Step::Clear => PlanStep::Clear,

@@ -13,6 +13,7 @@ use crate::events::Msg;
 use crate::project::{self, Project};
 use crate::runner::{Report, Runner};
 use crate::settings;
+use crate::terminal::{self, HELP, Key, Keys};
 use crate::ui::{Outcome, Ui, format_duration};
 use crate::watch::{Spec, Watch, WatchError};
 
@@ -38,12 +39,24 @@ pub struct Session<'a, 'py> {
     pub tx: Sender<Msg>,
     pub rx: Receiver<Msg>,
     pub runs: u64,
+    /// Single-key commands, when stdin is a terminal.
+    pub keys: Option<Keys>,
+    /// `p` pressed: saves are collected in `pending` and run once on resume.
+    pub paused: bool,
+    pub pending: Vec<PathBuf>,
 }
 
 enum Wake {
-    /// Saved files (empty when events were lost and anything may have changed).
+    /// Saved files (empty when events were lost, or on `r`: run regardless).
     Changed(Vec<PathBuf>, Instant),
     Interrupted,
+    Quit,
+}
+
+/// What one message asks of the wait loop besides collecting saves.
+enum Control {
+    Interrupted,
+    Key(Key),
 }
 
 impl Session<'_, '_> {
@@ -58,6 +71,14 @@ impl Session<'_, '_> {
         ));
         self.run_once(&[], None);
         self.apply_watch_override()?;
+        if self.cli.repl {
+            let host = self.host.clone();
+            let module = self.runner.label().to_string();
+            crate::repl::run(&mut self, &host, &module)?;
+            terminal::restore();
+            let _ = project::call(&host, "flush", ());
+            std::process::exit(0);
+        }
         loop {
             match self.wait(py).map_err(|e| e.to_string())? {
                 Wake::Changed(paths, at) => {
@@ -71,6 +92,10 @@ impl Session<'_, '_> {
                     self.run_once(&paths, Some(at));
                 }
                 Wake::Interrupted => exit_interrupted(),
+                Wake::Quit => {
+                    terminal::restore();
+                    std::process::exit(0);
+                }
             }
         }
     }
@@ -78,12 +103,18 @@ impl Session<'_, '_> {
     /// One run: clear, import/reload, report.
     pub fn run_once(&mut self, changed: &[PathBuf], event_at: Option<Instant>) -> Report {
         self.runs += 1;
+        if let Some(keys) = &mut self.keys {
+            keys.busy();
+        }
+        if self.project.settings.clears() {
+            self.ui.clear_with_header(&self.header());
+        }
         if self.ui.verbose() && !changed.is_empty() {
             let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
             self.ui.detail(&format!("changed: {}", names.join(", ")));
         }
         let report = self.runner.run(changed, self.runs);
-        self.ui.report(self.runner.label(), &report.outcome, report.elapsed, self.runs);
+        self.ui.report_after(self.runner.label(), &report.outcome, report.elapsed, self.runs, &cause(changed));
         if self.ui.verbose() {
             let mut parts: Vec<String> = report
                 .phases
@@ -96,6 +127,37 @@ impl Session<'_, '_> {
             self.ui.detail(&parts.join(", "));
         }
         report
+    }
+
+    /// For the console's input hook: the saves that arrived since the last look, without
+    /// waiting (Ctrl-C belongs to the console there). None when there is nothing to run.
+    pub fn take_saves_now(&mut self, py: Python<'_>) -> Option<Vec<PathBuf>> {
+        let mut changed = Vec::new();
+        let mut lost = false;
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Fs(Ok(event)) = msg
+                && matches!(self.watch.saved_paths(&event, &mut changed), Ok(false))
+            {
+                lost = true;
+            }
+        }
+        let _ = py;
+        let config = self.project.settings.config.as_ref().map(|c| c.path.clone());
+        if config.is_some_and(|c| changed.contains(&c)) && !self.reload_config().unwrap_or(false) && changed.len() == 1 {
+            return None;
+        }
+        (lost || !changed.is_empty()).then_some(changed)
+    }
+
+    /// The dashboard's first line.
+    fn header(&self) -> String {
+        let keys = if self.keys.is_some() { " · ? for keys" } else { "" };
+        format!(
+            " hotload-host · {} · watching {} · reload: {}{keys} ",
+            self.runner.label(),
+            plural(self.watch.file_count(), "file"),
+            self.project.settings.reload.value.name()
+        )
     }
 
     /// A launch script (`hotload.hotload(watch=[...], steps=[...])`) names exactly the files
@@ -136,26 +198,83 @@ impl Session<'_, '_> {
         Ok(true)
     }
 
-    /// Blocks until a save (or a burst of them) is complete, or until Ctrl-C while idle.
+    /// Blocks until a save (or a burst of them) is complete, a key asks for a run, or Ctrl-C
+    /// arrives while idle.
     fn wait(&mut self, py: Python<'_>) -> Result<Wake, WatchError> {
+        loop {
+            let (mut changed, at) = match self.wait_for_saves(py)? {
+                Ok(batch) => batch,
+                Err(Control::Interrupted) => return Ok(Wake::Interrupted),
+                Err(Control::Key(key)) => match self.on_key(key) {
+                    Some(wake) => return Ok(wake),
+                    None => continue,
+                },
+            };
+            if self.paused {
+                for p in changed.drain(..) {
+                    if !self.pending.contains(&p) {
+                        self.pending.push(p);
+                    }
+                }
+                self.ui.info(&format!("paused: {} waiting (p to resume)", plural(self.pending.len(), "saved file")));
+                continue;
+            }
+            return Ok(Wake::Changed(changed, at));
+        }
+    }
+
+    fn on_key(&mut self, key: Key) -> Option<Wake> {
+        match key {
+            Key::RunNow => Some(Wake::Changed(std::mem::take(&mut self.pending), Instant::now())),
+            Key::Quit => Some(Wake::Quit),
+            Key::Help => {
+                self.ui.info(HELP);
+                None
+            }
+            Key::Clear => {
+                self.ui.clear_with_header(&self.header());
+                None
+            }
+            Key::TogglePause => {
+                self.paused = !self.paused;
+                if self.paused {
+                    self.ui.info("paused: saves are collected and run once on resume (p)");
+                    return None;
+                }
+                self.ui.info("resumed");
+                let pending = std::mem::take(&mut self.pending);
+                (!pending.is_empty()).then(|| Wake::Changed(pending, Instant::now()))
+            }
+        }
+    }
+
+    /// The saves of one batch; or what interrupted the wait.
+    #[allow(clippy::type_complexity)]
+    fn wait_for_saves(&mut self, py: Python<'_>) -> Result<Result<(Vec<PathBuf>, Instant), Control>, WatchError> {
         let mut changed = Vec::new();
         let mut lost = false;
         let rx = self.rx.clone();
+        if let Some(keys) = &mut self.keys {
+            keys.idle();
+        }
         // The first save: block with the interpreter released.
         let first_at = loop {
             let msg = py.detach(|| rx.recv()).map_err(|_| WatchError::Other("the file watcher stopped".into()))?;
             let at = Instant::now();
-            if self.take(py, msg, &mut changed, &mut lost)? {
-                return Ok(Wake::Interrupted);
+            if let Some(control) = self.take(py, msg, &mut changed, &mut lost)? {
+                return Ok(Err(control));
             }
             if lost || !changed.is_empty() {
                 break at;
             }
+            if let Some(keys) = &mut self.keys {
+                keys.idle();
+            }
         };
         // Whatever is already queued belongs to the same save.
         while let Ok(msg) = rx.try_recv() {
-            if self.take(py, msg, &mut changed, &mut lost)? {
-                return Ok(Wake::Interrupted);
+            if let Some(control) = self.take(py, msg, &mut changed, &mut lost)? {
+                return Ok(Err(control));
             }
         }
         // Several files at once is a burst: wait for it to go quiet, then run once.
@@ -169,8 +288,8 @@ impl Session<'_, '_> {
                 let timeout = BURST_QUIET.min(deadline - now);
                 match py.detach(|| rx.recv_timeout(timeout)) {
                     Ok(msg) => {
-                        if self.take(py, msg, &mut changed, &mut lost)? {
-                            return Ok(Wake::Interrupted);
+                        if let Some(control) = self.take(py, msg, &mut changed, &mut lost)? {
+                            return Ok(Err(control));
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => break,
@@ -180,30 +299,46 @@ impl Session<'_, '_> {
                 }
             }
         }
-        Ok(Wake::Changed(changed, first_at))
+        Ok(Ok((changed, first_at)))
     }
 
-    /// Folds one message into the pending change set. Returns true on Ctrl-C.
-    fn take(&mut self, py: Python<'_>, msg: Msg, changed: &mut Vec<PathBuf>, lost: &mut bool) -> Result<bool, WatchError> {
+    /// Folds one message into the pending change set, or says what else it asks for.
+    fn take(&mut self, py: Python<'_>, msg: Msg, changed: &mut Vec<PathBuf>, lost: &mut bool) -> Result<Option<Control>, WatchError> {
         match msg {
-            Msg::Signal => Ok(sigint_pending(py, self.ui)),
+            Msg::Signal => Ok(sigint_pending(py, self.ui).then_some(Control::Interrupted)),
+            Msg::Stdin => {
+                let keys = self.keys.as_mut().map(Keys::take).unwrap_or_default();
+                // Several keys at once: the last one wins (a held key repeats).
+                Ok(keys.last().copied().map(Control::Key))
+            }
             Msg::Fs(Ok(event)) => {
                 if !self.watch.saved_paths(&event, changed)? {
                     *lost = true;
                 }
-                Ok(false)
+                Ok(None)
             }
             Msg::Fs(Err(err)) => {
                 self.ui.warn(&format!("file watcher: {err}"));
-                Ok(false)
+                Ok(None)
             }
         }
+    }
+}
+
+/// The dashboard footer's mention of what triggered a run.
+fn cause(changed: &[PathBuf]) -> String {
+    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match changed {
+        [] => String::new(),
+        [one] => format!("after saving {}", name(one)),
+        [first, rest @ ..] => format!("after saving {} and {} more", name(first), rest.len()),
     }
 }
 
 /// Ctrl-C while the host is not running user code: flush the module's output and exit at once
 /// with 130 (no interpreter finalisation: a user thread must not be able to hold us up).
 pub fn exit_interrupted() -> ! {
+    terminal::restore();
     Python::attach(|py| {
         if let Ok(host) = py.import("hotload._host") {
             let _ = host.getattr("flush").and_then(|f| f.call0());

@@ -47,9 +47,29 @@ impl Ui {
         self.verbose
     }
 
-    /// The one line after each run, plus the traceback when there is one.
+    /// Clears the terminal and draws the dashboard header (target, watched files, reload mode).
+    pub fn clear_with_header(&self, header: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\x1b[H\x1b[2J\x1b[3J");
+        let _ = out.flush();
+        drop(out);
+        if !self.quiet {
+            let mut err = std::io::stderr().lock();
+            let text = if self.color { format!("{}", header.reverse()) } else { header.to_string() };
+            let _ = writeln!(err, "{text}");
+            let _ = err.flush();
+        }
+    }
+
+    /// The one line after each run, plus the traceback when there is one. `cause` names the
+    /// saved file that triggered it (the dashboard's footer).
     pub fn report(&self, module: &str, outcome: &Outcome, elapsed: Duration, run: u64) {
+        self.report_after(module, outcome, elapsed, run, "");
+    }
+
+    pub fn report_after(&self, module: &str, outcome: &Outcome, elapsed: Duration, run: u64, cause: &str) {
         let took = format_duration(elapsed);
+        let run = if cause.is_empty() { run.to_string() } else { format!("{run}, {cause}") };
         let (mark, color, text, detail) = match outcome {
             Outcome::Ok => ("ok", Color::Green, format!("{module} ran in {took} (run {run})"), None),
             Outcome::Failed(tb) => (
