@@ -45,7 +45,18 @@ pub struct FileValues {
 }
 
 pub const KEYS: &[&str] = &[
-    "target", "args", "watch", "ignore", "ext", "clear", "pre", "post", "entrypoint", "poll", "reload", "steps",
+    "target",
+    "args",
+    "watch",
+    "ignore",
+    "ext",
+    "clear",
+    "pre",
+    "post",
+    "entrypoint",
+    "poll",
+    "reload",
+    "steps",
 ];
 
 #[derive(Debug, Clone)]
@@ -114,7 +125,9 @@ pub fn load(path: &Path) -> Result<ConfigFile, String> {
     let table: &Table = if is_pyproject {
         match doc.get("tool").and_then(|t| t.get("hotload")) {
             Some(Item::Table(t)) => t,
-            Some(other) => return Err(file.error_at(&span_of(other), "[tool.hotload] must be a table")),
+            Some(other) => {
+                return Err(file.error_at(&span_of(other), "[tool.hotload] must be a table"));
+            }
             None => return Err(format!("{}: has no [tool.hotload] table", path.display())),
         }
     } else {
@@ -127,7 +140,10 @@ pub fn load(path: &Path) -> Result<ConfigFile, String> {
 fn parse_table(file: &ConfigFile, table: &Table) -> Result<FileValues, String> {
     let mut v = FileValues::default();
     for (key, item) in table.iter() {
-        let key_span = table.key(key).and_then(|k| k.span()).unwrap_or_else(|| span_of(item));
+        let key_span = table
+            .key(key)
+            .and_then(|k| k.span())
+            .unwrap_or_else(|| span_of(item));
         match key {
             "target" => v.target = Some(string(file, item)?),
             "args" => v.args = Some(strings(file, item)?),
@@ -140,7 +156,9 @@ fn parse_table(file: &ConfigFile, table: &Table) -> Result<FileValues, String> {
             "entrypoint" => {
                 let s = string(file, item)?;
                 if !is_identifier(&s.value) {
-                    return Err(file.error_at(&s.span, "entrypoint must be a function name, e.g. \"main\""));
+                    return Err(
+                        file.error_at(&s.span, "entrypoint must be a function name, e.g. \"main\"")
+                    );
                 }
                 v.entrypoint = Some(s.value);
             }
@@ -148,20 +166,35 @@ fn parse_table(file: &ConfigFile, table: &Table) -> Result<FileValues, String> {
             "reload" => {
                 let s = string(file, item)?;
                 v.reload = Some(crate::cli::ReloadMode::parse(&s.value).ok_or_else(|| {
-                    file.error_at(&s.span, &format!("`reload` is \"entry\", \"changed\" or \"deep\", not {:?}", s.value))
+                    file.error_at(
+                        &s.span,
+                        &format!(
+                            "`reload` is \"entry\", \"changed\" or \"deep\", not {:?}",
+                            s.value
+                        ),
+                    )
                 })?);
             }
             "steps" => v.steps = Some(steps(file, item)?),
             other => {
                 return Err(file.error_at(
                     &key_span,
-                    &format!("unknown key `{other}`{}; known keys: {}", suggest(other, KEYS), KEYS.join(", ")),
+                    &format!(
+                        "unknown key `{other}`{}; known keys: {}",
+                        suggest(other, KEYS),
+                        KEYS.join(", ")
+                    ),
                 ));
             }
         }
     }
     if v.steps.is_some() && (v.pre.is_some() || v.post.is_some()) {
-        let span = v.pre.as_ref().or(v.post.as_ref()).map(|s| s.span.clone()).unwrap_or(0..0);
+        let span = v
+            .pre
+            .as_ref()
+            .or(v.post.as_ref())
+            .map(|s| s.span.clone())
+            .unwrap_or(0..0);
         return Err(file.error_at(
             &span,
             "`pre`/`post` wrap the target's reload; with an explicit `steps` list, use `call` steps instead",
@@ -174,20 +207,33 @@ const STEP_KINDS: &[&str] = &["clear", "reload", "call", "run"];
 
 fn steps(file: &ConfigFile, item: &Item) -> Result<Vec<Spanned<Step>>, String> {
     let tables: Vec<(&dyn TableLike, Range<usize>)> = match item {
-        Item::ArrayOfTables(a) => a.iter().map(|t| (t as &dyn TableLike, t.span().unwrap_or(0..0))).collect(),
+        Item::ArrayOfTables(a) => a
+            .iter()
+            .map(|t| (t as &dyn TableLike, t.span().unwrap_or(0..0)))
+            .collect(),
         Item::Value(Value::Array(a)) => {
             let mut out = Vec::new();
             for v in a.iter() {
                 match v {
-                    Value::InlineTable(t) => out.push((t as &dyn TableLike, t.span().unwrap_or(0..0))),
+                    Value::InlineTable(t) => {
+                        out.push((t as &dyn TableLike, t.span().unwrap_or(0..0)))
+                    }
                     other => {
-                        return Err(file.error_at(&other.span().unwrap_or(0..0), "each step must be a table, e.g. { run = \"pytest -q\" }"));
+                        return Err(file.error_at(
+                            &other.span().unwrap_or(0..0),
+                            "each step must be a table, e.g. { run = \"pytest -q\" }",
+                        ));
                     }
                 }
             }
             out
         }
-        other => return Err(file.error_at(&span_of(other), "`steps` must be an array of tables ([[steps]])")),
+        other => {
+            return Err(file.error_at(
+                &span_of(other),
+                "`steps` must be an array of tables ([[steps]])",
+            ));
+        }
     };
     let mut out = Vec::new();
     for (table, span) in tables {
@@ -195,7 +241,11 @@ fn steps(file: &ConfigFile, item: &Item) -> Result<Vec<Spanned<Step>>, String> {
         if entries.len() != 1 {
             return Err(file.error_at(
                 &span,
-                &format!("a step needs exactly one of: {} (found {})", STEP_KINDS.join(", "), entries.len()),
+                &format!(
+                    "a step needs exactly one of: {} (found {})",
+                    STEP_KINDS.join(", "),
+                    entries.len()
+                ),
             ));
         }
         let (kind, value, value_span) = &entries[0];
@@ -209,7 +259,9 @@ fn steps(file: &ConfigFile, item: &Item) -> Result<Vec<Spanned<Step>>, String> {
         let step = match kind.as_str() {
             "clear" => match value.as_bool() {
                 Some(true) => Step::Clear,
-                _ => return Err(file.error_at(value_span, "`clear` step is written `clear = true`")),
+                _ => {
+                    return Err(file.error_at(value_span, "`clear` step is written `clear = true`"));
+                }
             },
             "reload" => {
                 let m = text("a module name, e.g. \"app.main\"")?;
@@ -227,11 +279,18 @@ fn steps(file: &ConfigFile, item: &Item) -> Result<Vec<Spanned<Step>>, String> {
             other => {
                 return Err(file.error_at(
                     value_span,
-                    &format!("unknown step kind `{other}`{}; steps are: {}", suggest(other, STEP_KINDS), STEP_KINDS.join(", ")),
+                    &format!(
+                        "unknown step kind `{other}`{}; steps are: {}",
+                        suggest(other, STEP_KINDS),
+                        STEP_KINDS.join(", ")
+                    ),
                 ));
             }
         };
-        out.push(Spanned { value: step, span: value_span.clone() });
+        out.push(Spanned {
+            value: step,
+            span: value_span.clone(),
+        });
     }
     Ok(out)
 }
@@ -266,9 +325,15 @@ fn span_of(item: &Item) -> Range<usize> {
 
 fn string(file: &ConfigFile, item: &Item) -> Result<Spanned<String>, String> {
     match item.as_str() {
-        Some(s) if !s.trim().is_empty() => Ok(Spanned { value: s.to_string(), span: span_of(item) }),
+        Some(s) if !s.trim().is_empty() => Ok(Spanned {
+            value: s.to_string(),
+            span: span_of(item),
+        }),
         Some(_) => Err(file.error_at(&span_of(item), "must not be empty")),
-        None => Err(file.error_at(&span_of(item), &format!("expected a string, found {}", type_name(item)))),
+        None => Err(file.error_at(
+            &span_of(item),
+            &format!("expected a string, found {}", type_name(item)),
+        )),
     }
 }
 
@@ -277,7 +342,10 @@ fn strings(file: &ConfigFile, item: &Item) -> Result<Vec<String>, String> {
         return Ok(vec![s.to_string()]);
     }
     let Some(array) = item.as_array() else {
-        return Err(file.error_at(&span_of(item), &format!("expected a list of strings, found {}", type_name(item))));
+        return Err(file.error_at(
+            &span_of(item),
+            &format!("expected a list of strings, found {}", type_name(item)),
+        ));
     };
     array
         .iter()
@@ -290,8 +358,12 @@ fn strings(file: &ConfigFile, item: &Item) -> Result<Vec<String>, String> {
 }
 
 fn boolean(file: &ConfigFile, item: &Item) -> Result<bool, String> {
-    item.as_bool()
-        .ok_or_else(|| file.error_at(&span_of(item), &format!("expected true or false, found {}", type_name(item))))
+    item.as_bool().ok_or_else(|| {
+        file.error_at(
+            &span_of(item),
+            &format!("expected true or false, found {}", type_name(item)),
+        )
+    })
 }
 
 fn poll(file: &ConfigFile, item: &Item) -> Result<Option<u64>, String> {
@@ -299,7 +371,10 @@ fn poll(file: &ConfigFile, item: &Item) -> Result<Option<u64>, String> {
         (Some(false), _) => Ok(None),
         (Some(true), _) => Ok(Some(100)),
         (_, Some(ms)) if ms > 0 => Ok(Some(ms as u64)),
-        _ => Err(file.error_at(&span_of(item), "`poll` is a number of milliseconds (> 0), or true/false")),
+        _ => Err(file.error_at(
+            &span_of(item),
+            "`poll` is a number of milliseconds (> 0), or true/false",
+        )),
     }
 }
 
@@ -313,7 +388,9 @@ fn callable(file: &ConfigFile, item: &Item) -> Result<Spanned<String>, String> {
 pub fn check_callable_syntax(s: &str) -> Result<(), String> {
     match s.split_once(':') {
         Some((m, f)) if is_dotted(m) && is_identifier(f) => Ok(()),
-        _ => Err(format!("`{s}` is not of the form \"module:function\" (e.g. \"app.main:run\")")),
+        _ => Err(format!(
+            "`{s}` is not of the form \"module:function\" (e.g. \"app.main:run\")"
+        )),
     }
 }
 
@@ -323,7 +400,8 @@ fn is_dotted(s: &str) -> bool {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 fn type_name(item: &Item) -> &'static str {
@@ -353,7 +431,11 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -364,7 +446,12 @@ fn distance(a: &str, b: &str) -> usize {
 pub fn error_at(path: &Path, text: &str, span: &Range<usize>, message: &str) -> String {
     let upto = &text[..span.start.min(text.len())];
     let line = upto.matches('\n').count() + 1;
-    let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = upto
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     format!("{}:{line}:{col}: {message}", path.display())
 }
 
@@ -398,7 +485,15 @@ mod tests {
     fn steps_parse_in_order() {
         let v = parse("[[steps]]\nclear = true\n[[steps]]\nreload = \"lib\"\n[[steps]]\ncall = \"lib:main\"\n[[steps]]\nrun = \"echo hi\"\n").unwrap();
         let kinds: Vec<Step> = v.steps.unwrap().into_iter().map(|s| s.value).collect();
-        assert_eq!(kinds, [Step::Clear, Step::Reload("lib".into()), Step::Call("lib:main".into()), Step::Run("echo hi".into())]);
+        assert_eq!(
+            kinds,
+            [
+                Step::Clear,
+                Step::Reload("lib".into()),
+                Step::Call("lib:main".into()),
+                Step::Run("echo hi".into())
+            ]
+        );
     }
 
     #[test]
@@ -406,7 +501,10 @@ mod tests {
         let e = parse("target = \"lib\"\ntagret = 1\n").unwrap_err();
         assert!(e.ends_with(":2:1: unknown key `tagret` (did you mean `target`?); known keys: target, args, watch, ignore, ext, clear, pre, post, entrypoint, poll, reload, steps"), "{e}");
         let e = parse("clear = \"yes\"\n").unwrap_err();
-        assert!(e.contains(":1:9: expected true or false, found a string"), "{e}");
+        assert!(
+            e.contains(":1:9: expected true or false, found a string"),
+            "{e}"
+        );
         let e = parse("[[steps]]\nexec = \"x\"\n").unwrap_err();
         assert!(e.contains(":2:8: unknown step kind `exec`"), "{e}");
         let e = parse("post = \"app.main.run\"\n").unwrap_err();

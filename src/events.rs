@@ -2,10 +2,10 @@
 //! from Python's signal handler. Waiting happens detached from the interpreter; every Python
 //! call stays on the main thread.
 
+use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use crossbeam_channel::{Receiver, Sender, unbounded};
 
 /// What can wake the main loop.
 pub enum Msg {
@@ -58,5 +58,10 @@ pub fn with_sigint_blocked<T>(f: impl FnOnce() -> T) -> T {
 
 /// Spawns a helper thread that never receives SIGINT.
 pub fn spawn_quiet(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    with_sigint_blocked(|| std::thread::Builder::new().name(name.into()).spawn(f).map(|_| ()))
+    with_sigint_blocked(|| {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .map(|_| ())
+    })
 }

@@ -35,12 +35,19 @@ pub fn run(cwd: &Path) -> Result<(), String> {
     }
     let pyproject = cwd.join("pyproject.toml");
     if pyproject.is_file() {
-        let text = std::fs::read_to_string(&pyproject).map_err(|e| format!("{}: {e}", pyproject.display()))?;
-        let doc: DocumentMut = text
-            .parse()
-            .map_err(|e| format!("{} is not valid TOML, not touching it: {e}", pyproject.display()))?;
+        let text = std::fs::read_to_string(&pyproject)
+            .map_err(|e| format!("{}: {e}", pyproject.display()))?;
+        let doc: DocumentMut = text.parse().map_err(|e| {
+            format!(
+                "{} is not valid TOML, not touching it: {e}",
+                pyproject.display()
+            )
+        })?;
         if doc.get("tool").and_then(|t| t.get("hotload")).is_some() {
-            return Err(format!("{} already has a [tool.hotload] table; edit it instead", pyproject.display()));
+            return Err(format!(
+                "{} already has a [tool.hotload] table; edit it instead",
+                pyproject.display()
+            ));
         }
         let mut new = text.clone();
         if !new.is_empty() && !new.ends_with('\n') {
@@ -52,19 +59,26 @@ pub fn run(cwd: &Path) -> Result<(), String> {
         new.push_str("[tool.hotload]\n");
         new.push_str(&body(&target, &module, "tool.hotload.steps"));
         // The result must still be valid TOML with the same content plus our table.
-        new.parse::<DocumentMut>()
-            .map_err(|e| format!("internal error: the starter config would break {}: {e}", pyproject.display()))?;
+        new.parse::<DocumentMut>().map_err(|e| {
+            format!(
+                "internal error: the starter config would break {}: {e}",
+                pyproject.display()
+            )
+        })?;
         std::fs::write(&pyproject, new).map_err(|e| format!("{}: {e}", pyproject.display()))?;
         println!("added [tool.hotload] to {}", pyproject.display());
     } else {
-        std::fs::write(&own, body(&target, &module, "steps")).map_err(|e| format!("{}: {e}", own.display()))?;
+        std::fs::write(&own, body(&target, &module, "steps"))
+            .map_err(|e| format!("{}: {e}", own.display()))?;
         println!("wrote {}", own.display());
     }
     Ok(())
 }
 
 fn body(target: &str, module: &str, steps: &str) -> String {
-    BODY.replace("TARGET_MODULE", module).replace("TARGET", target).replace("STEPS", steps)
+    BODY.replace("TARGET_MODULE", module)
+        .replace("TARGET", target)
+        .replace("STEPS", steps)
 }
 
 /// The likeliest entry file in the directory, for the starter's `target`.

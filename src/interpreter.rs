@@ -18,20 +18,48 @@ const BUILD_LIBDIR: &str = env!("HOTLOAD_BUILD_LIBDIR");
 
 /// Sources of the in-interpreter `hotload` package, compiled into the binary.
 const EMBEDDED: &[(&str, &str, bool)] = &[
-    ("hotload", include_str!("../python/hotload/__init__.py"), true),
-    ("hotload._graph", include_str!("../python/hotload/_graph.py"), false),
-    ("hotload._host", include_str!("../python/hotload/_host.py"), false),
-    ("hotload._original", include_str!("../python/hotload/_original.py"), false),
-    ("hotload._patch", include_str!("../python/hotload/_patch.py"), false),
-    ("hotload._repl", include_str!("../python/hotload/_repl.py"), false),
-    ("hotload._state", include_str!("../python/hotload/_state.py"), false),
+    (
+        "hotload",
+        include_str!("../python/hotload/__init__.py"),
+        true,
+    ),
+    (
+        "hotload._graph",
+        include_str!("../python/hotload/_graph.py"),
+        false,
+    ),
+    (
+        "hotload._host",
+        include_str!("../python/hotload/_host.py"),
+        false,
+    ),
+    (
+        "hotload._original",
+        include_str!("../python/hotload/_original.py"),
+        false,
+    ),
+    (
+        "hotload._patch",
+        include_str!("../python/hotload/_patch.py"),
+        false,
+    ),
+    (
+        "hotload._repl",
+        include_str!("../python/hotload/_repl.py"),
+        false,
+    ),
+    (
+        "hotload._state",
+        include_str!("../python/hotload/_state.py"),
+        false,
+    ),
 ];
-const IMPORTER: &CStr = match CStr::from_bytes_with_nul(
-    concat!(include_str!("embedded_importer.py"), "\0").as_bytes(),
-) {
-    Ok(s) => s,
-    Err(_) => panic!("embedded_importer.py contains a NUL byte"),
-};
+const IMPORTER: &CStr =
+    match CStr::from_bytes_with_nul(concat!(include_str!("embedded_importer.py"), "\0").as_bytes())
+    {
+        Ok(s) => s,
+        Err(_) => panic!("embedded_importer.py contains a NUL byte"),
+    };
 
 /// Refusals before the interpreter starts: each is a complete message for the user.
 pub type StartError = String;
@@ -60,7 +88,11 @@ fn check_loaded_libpython() -> Result<(), StartError> {
     if unsafe { libc::dladdr(symbol, &mut info) } == 0 || info.dli_fname.is_null() {
         return Ok(()); // statically linked: nothing to confuse
     }
-    let loaded = PathBuf::from(unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned());
+    let loaded = PathBuf::from(
+        unsafe { CStr::from_ptr(info.dli_fname) }
+            .to_string_lossy()
+            .into_owned(),
+    );
     let loaded_dir = loaded.parent().and_then(|d| d.canonicalize().ok());
     let built_dir = Path::new(BUILD_LIBDIR).canonicalize().ok();
     if BUILD_LIBDIR.is_empty() || loaded_dir.is_none() || loaded_dir == built_dir {
@@ -123,7 +155,8 @@ unsafe fn init_from_config(program: &Path) -> Result<(), StartError> {
         ffi::PyConfig_InitPythonConfig(&mut config);
         config.parse_argv = 0;
         config.install_signal_handlers = 1;
-        let status = ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, program_c.as_ptr());
+        let status =
+            ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, program_c.as_ptr());
         let status = if ffi::PyStatus_Exception(status) == 0 {
             ffi::Py_InitializeFromConfig(&config)
         } else {
@@ -134,9 +167,14 @@ unsafe fn init_from_config(program: &Path) -> Result<(), StartError> {
             let msg = if status.err_msg.is_null() {
                 "unknown error".to_string()
             } else {
-                CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+                CStr::from_ptr(status.err_msg)
+                    .to_string_lossy()
+                    .into_owned()
             };
-            return Err(format!("could not start Python ({}): {msg}", program.display()));
+            return Err(format!(
+                "could not start Python ({}): {msg}",
+                program.display()
+            ));
         }
         // Release the GIL taken by initialisation; pyo3 re-attaches as needed.
         ffi::PyEval_SaveThread();
@@ -153,11 +191,16 @@ fn check_running_interpreter(py: Python<'_>) -> Result<(), StartError> {
             .unwrap_or_default()
     };
     let version = py
-        .eval(c"'%d.%d.%d' % __import__('sys').version_info[:3]", None, None)
+        .eval(
+            c"'%d.%d.%d' % __import__('sys').version_info[:3]",
+            None,
+            None,
+        )
         .and_then(|v| v.extract::<String>())
         .unwrap_or_default();
     let base_prefix = get("base_prefix");
-    let same_prefix = Path::new(&base_prefix).canonicalize().ok() == Path::new(BUILD_BASE_PREFIX).canonicalize().ok();
+    let same_prefix = Path::new(&base_prefix).canonicalize().ok()
+        == Path::new(BUILD_BASE_PREFIX).canonicalize().ok();
     if version != BUILD_VERSION || !same_prefix {
         return Err(format!(
             "the embedded Python is {version} from {base_prefix}, but this hotload-host was built against \
@@ -168,7 +211,12 @@ fn check_running_interpreter(py: Python<'_>) -> Result<(), StartError> {
 }
 
 fn install_embedded_package(py: Python<'_>) -> PyResult<()> {
-    let importer = PyModule::from_code(py, IMPORTER, c"<hotload-host>/importer.py", c"_hotload_importer")?;
+    let importer = PyModule::from_code(
+        py,
+        IMPORTER,
+        c"<hotload-host>/importer.py",
+        c"_hotload_importer",
+    )?;
     let sources = PyDict::new(py);
     for (name, source, is_package) in EMBEDDED {
         sources.set_item(name, (source, is_package))?;

@@ -51,7 +51,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> Result<u8, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     if let Some(cli::Command::Init) = cli.command {
         return init::run(&cwd).map(|()| 0);
     }
@@ -84,14 +85,23 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
         if cli.once {
             let report = runner.run(&[], 1);
             ui.report(runner.label(), &report.outcome, report.elapsed, 1);
-            return Ok(if matches!(report.outcome, Outcome::Ok) { 0 } else { 1 });
+            return Ok(if matches!(report.outcome, Outcome::Ok) {
+                0
+            } else {
+                1
+            });
         }
 
         let (tx, rx) = events::channel_pair();
-        let wakeup_fd = events::signal_wakeups(tx.clone()).map_err(|e| format!("cannot set up signal handling: {e}"))?;
+        let wakeup_fd = events::signal_wakeups(tx.clone())
+            .map_err(|e| format!("cannot set up signal handling: {e}"))?;
         call(&host, "set_wakeup_fd", (wakeup_fd,))?;
         // Watch before the first import, so that a save during a slow first import still counts.
-        let spec = settings::watch_spec(&project.settings, project.target.as_ref(), stdin_list.clone())?;
+        let spec = settings::watch_spec(
+            &project.settings,
+            project.target.as_ref(),
+            stdin_list.clone(),
+        )?;
         project::configure_reload(&host, &project, &spec)?;
         let watch = Watch::start(spec.clone(), tx.clone()).map_err(|e| e.to_string())?;
         let session = Session {
@@ -103,7 +113,11 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
             watch,
             spec,
             stdin_list,
-            keys: if cli.repl { None } else { terminal::Keys::start(tx.clone()) },
+            keys: if cli.repl {
+                None
+            } else {
+                terminal::Keys::start(tx.clone())
+            },
             tx,
             rx,
             runs: 0,

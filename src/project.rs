@@ -52,7 +52,11 @@ pub struct Project {
 }
 
 /// Resolves the target with Python's help, prepares sys.path and sys.argv, checks references.
-pub fn resolve(host: &Bound<'_, PyModule>, settings: Settings, lookup: Option<Lookup>) -> Result<Project, String> {
+pub fn resolve(
+    host: &Bound<'_, PyModule>,
+    settings: Settings,
+    lookup: Option<Lookup>,
+) -> Result<Project, String> {
     let target = match lookup {
         Some(l) => Some(locate(host, l, &settings.cwd)?),
         None => None,
@@ -62,12 +66,18 @@ pub fn resolve(host: &Bound<'_, PyModule>, settings: Settings, lookup: Option<Lo
         None => settings.project_dir(),
     };
     let argv0 = target.as_ref().map(|t| t.argv0.clone()).unwrap_or_default();
-    let argv: Vec<&str> = std::iter::once(argv0.as_str()).chain(settings.args.value.iter().map(String::as_str)).collect();
+    let argv: Vec<&str> = std::iter::once(argv0.as_str())
+        .chain(settings.args.value.iter().map(String::as_str))
+        .collect();
     call(host, "prepare", (root.display().to_string(), argv))?;
     if let Some(t) = &target
-        && let Some(why) = call(host, "shadowed_by", (&t.module, t.root.display().to_string()))?
-            .extract::<Option<String>>()
-            .unwrap_or(None)
+        && let Some(why) = call(
+            host,
+            "shadowed_by",
+            (&t.module, t.root.display().to_string()),
+        )?
+        .extract::<Option<String>>()
+        .unwrap_or(None)
     {
         return Err(format!(
             "cannot run {}: {why}.\nRename {} so that its module name is not taken.",
@@ -81,14 +91,28 @@ pub fn resolve(host: &Bound<'_, PyModule>, settings: Settings, lookup: Option<Lo
         Some(t) => t.module.clone(),
         None => "steps".into(),
     };
-    Ok(Project { settings, target, plan, label })
+    Ok(Project {
+        settings,
+        target,
+        plan,
+        label,
+    })
 }
 
 /// Every module and `module:function` the plan names must exist before anything runs.
-fn check_references(host: &Bound<'_, PyModule>, settings: &Settings, plan: &[PlanStep]) -> Result<(), String> {
+fn check_references(
+    host: &Bound<'_, PyModule>,
+    settings: &Settings,
+    plan: &[PlanStep],
+) -> Result<(), String> {
     for step in plan {
-        let Some(reference) = step.reference() else { continue };
-        let Some(problem) = call(host, "check_reference", (reference,))?.extract::<Option<String>>().unwrap_or(None) else {
+        let Some(reference) = step.reference() else {
+            continue;
+        };
+        let Some(problem) = call(host, "check_reference", (reference,))?
+            .extract::<Option<String>>()
+            .unwrap_or(None)
+        else {
             continue;
         };
         return Err(where_written(settings, reference, &problem));
@@ -112,7 +136,13 @@ fn where_written(settings: &Settings, reference: &str, problem: &str) -> String 
             .flatten()
             .filter(|s| s.value == reference)
             .map(|s| s.span.clone())
-            .chain(v.steps.iter().flatten().filter(|s| step_names(&s.value, reference)).map(|s| s.span.clone()));
+            .chain(
+                v.steps
+                    .iter()
+                    .flatten()
+                    .filter(|s| step_names(&s.value, reference))
+                    .map(|s| s.span.clone()),
+            );
         if let Some(span) = spans.into_iter().next() {
             return file.error_at(&span, problem);
         }
@@ -130,7 +160,9 @@ fn locate(host: &Bound<'_, PyModule>, lookup: Lookup, cwd: &Path) -> Result<Targ
     match lookup {
         Lookup::Found(target) => Ok(target),
         Lookup::NotLocal(name) => {
-            let origin: Option<PathBuf> = call(host, "find_origin", (&name,))?.extract().unwrap_or(None);
+            let origin: Option<PathBuf> = call(host, "find_origin", (&name,))?
+                .extract()
+                .unwrap_or(None);
             match origin {
                 Some(file) => {
                     let mut target = target::from_file(&file)?;
@@ -149,18 +181,31 @@ fn locate(host: &Bound<'_, PyModule>, lookup: Lookup, cwd: &Path) -> Result<Targ
 }
 
 /// Tells the Python side the reload strategy and which directories hold project modules.
-pub fn configure_reload(host: &Bound<'_, PyModule>, project: &Project, spec: &crate::watch::Spec) -> Result<(), String> {
+pub fn configure_reload(
+    host: &Bound<'_, PyModule>,
+    project: &Project,
+    spec: &crate::watch::Spec,
+) -> Result<(), String> {
     let mut roots: Vec<String> = spec.dirs.iter().map(|d| d.display().to_string()).collect();
     if let Some(t) = &project.target {
         roots.push(t.root.display().to_string());
     }
     roots.push(project.settings.project_dir().display().to_string());
-    call(host, "configure", (project.settings.reload.value.name(), roots)).map(|_| ())
+    call(
+        host,
+        "configure",
+        (project.settings.reload.value.name(), roots),
+    )
+    .map(|_| ())
 }
 
 /// Calls a helper of `hotload._host`. These run between the user's runs, so a Ctrl-C landing
 /// in one (Python raises KeyboardInterrupt at its next bytecode) is a Ctrl-C while idle: exit.
-pub fn call<'py>(host: &Bound<'py, PyModule>, name: &str, args: impl pyo3::call::PyCallArgs<'py>) -> Result<Bound<'py, PyAny>, String> {
+pub fn call<'py>(
+    host: &Bound<'py, PyModule>,
+    name: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>, String> {
     host.getattr(name).and_then(|f| f.call1(args)).map_err(|e| {
         if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(host.py()) {
             crate::session::exit_interrupted();

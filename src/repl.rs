@@ -21,8 +21,15 @@ thread_local! {
 }
 
 /// Runs the console until exit() or Ctrl-D.
-pub fn run(session: &mut Session<'_, '_>, host: &Bound<'_, PyModule>, module: &str) -> Result<(), String> {
-    let repl = host.py().import("hotload._repl").map_err(|e| format!("internal error: {e}"))?;
+pub fn run(
+    session: &mut Session<'_, '_>,
+    host: &Bound<'_, PyModule>,
+    module: &str,
+) -> Result<(), String> {
+    let repl = host
+        .py()
+        .import("hotload._repl")
+        .map_err(|e| format!("internal error: {e}"))?;
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".hotload_history"));
     ACTIVE.with(|a| a.set(session as *mut Session<'_, '_> as *mut ()));
     // SAFETY: set and cleared on the main thread around the console; CPython reads it there.

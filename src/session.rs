@@ -82,7 +82,12 @@ impl Session<'_, '_> {
         loop {
             match self.wait(py).map_err(|e| e.to_string())? {
                 Wake::Changed(paths, at) => {
-                    let config = self.project.settings.config.as_ref().map(|c| c.path.clone());
+                    let config = self
+                        .project
+                        .settings
+                        .config
+                        .as_ref()
+                        .map(|c| c.path.clone());
                     if config.is_some_and(|c| paths.contains(&c)) && !self.reload_config()? {
                         // A broken config keeps the old one; other saves in the batch still run.
                         if paths.len() == 1 {
@@ -114,7 +119,13 @@ impl Session<'_, '_> {
             self.ui.detail(&format!("changed: {}", names.join(", ")));
         }
         let report = self.runner.run(changed, self.runs);
-        self.ui.report_after(self.runner.label(), &report.outcome, report.elapsed, self.runs, &cause(changed));
+        self.ui.report_after(
+            self.runner.label(),
+            &report.outcome,
+            report.elapsed,
+            self.runs,
+            &cause(changed),
+        );
         if self.ui.verbose() {
             let mut parts: Vec<String> = report
                 .phases
@@ -142,8 +153,16 @@ impl Session<'_, '_> {
             }
         }
         let _ = py;
-        let config = self.project.settings.config.as_ref().map(|c| c.path.clone());
-        if config.is_some_and(|c| changed.contains(&c)) && !self.reload_config().unwrap_or(false) && changed.len() == 1 {
+        let config = self
+            .project
+            .settings
+            .config
+            .as_ref()
+            .map(|c| c.path.clone());
+        if config.is_some_and(|c| changed.contains(&c))
+            && !self.reload_config().unwrap_or(false)
+            && changed.len() == 1
+        {
             return None;
         }
         (lost || !changed.is_empty()).then_some(changed)
@@ -151,7 +170,11 @@ impl Session<'_, '_> {
 
     /// The dashboard's first line.
     fn header(&self) -> String {
-        let keys = if self.keys.is_some() { " · ? for keys" } else { "" };
+        let keys = if self.keys.is_some() {
+            " · ? for keys"
+        } else {
+            ""
+        };
         format!(
             " hotload-host · {} · watching {} · reload: {}{keys} ",
             self.runner.label(),
@@ -166,7 +189,8 @@ impl Session<'_, '_> {
         if let Some(files) = self.runner.take_watch_override() {
             self.spec.dirs.clear();
             self.spec.files.extend(files);
-            self.watch = Watch::start(self.spec.clone(), self.tx.clone()).map_err(|e| e.to_string())?;
+            self.watch =
+                Watch::start(self.spec.clone(), self.tx.clone()).map_err(|e| e.to_string())?;
             self.ui.detail(&format!(
                 "launch script: watching {} listed files",
                 self.watch.file_count()
@@ -184,15 +208,22 @@ impl Session<'_, '_> {
         let project = match loaded {
             Ok(p) => p,
             Err(e) => {
-                self.ui.warn(&format!("config not applied, keeping the previous one:\n{e}"));
+                self.ui.warn(&format!(
+                    "config not applied, keeping the previous one:\n{e}"
+                ));
                 return Ok(false);
             }
         };
-        let spec = settings::watch_spec(&project.settings, project.target.as_ref(), self.stdin_list.clone())?;
+        let spec = settings::watch_spec(
+            &project.settings,
+            project.target.as_ref(),
+            self.stdin_list.clone(),
+        )?;
         project::configure_reload(self.host, &project, &spec)?;
         self.watch = Watch::start(spec.clone(), self.tx.clone()).map_err(|e| e.to_string())?;
         self.spec = spec;
-        self.runner.set_plan(project.label.clone(), project.plan.clone());
+        self.runner
+            .set_plan(project.label.clone(), project.plan.clone());
         self.project = project;
         self.ui.info("config reloaded");
         Ok(true)
@@ -216,7 +247,10 @@ impl Session<'_, '_> {
                         self.pending.push(p);
                     }
                 }
-                self.ui.info(&format!("paused: {} waiting (p to resume)", plural(self.pending.len(), "saved file")));
+                self.ui.info(&format!(
+                    "paused: {} waiting (p to resume)",
+                    plural(self.pending.len(), "saved file")
+                ));
                 continue;
             }
             return Ok(Wake::Changed(changed, at));
@@ -225,7 +259,10 @@ impl Session<'_, '_> {
 
     fn on_key(&mut self, key: Key) -> Option<Wake> {
         match key {
-            Key::RunNow => Some(Wake::Changed(std::mem::take(&mut self.pending), Instant::now())),
+            Key::RunNow => Some(Wake::Changed(
+                std::mem::take(&mut self.pending),
+                Instant::now(),
+            )),
             Key::Quit => Some(Wake::Quit),
             Key::Help => {
                 self.ui.info(HELP);
@@ -238,7 +275,8 @@ impl Session<'_, '_> {
             Key::TogglePause => {
                 self.paused = !self.paused;
                 if self.paused {
-                    self.ui.info("paused: saves are collected and run once on resume (p)");
+                    self.ui
+                        .info("paused: saves are collected and run once on resume (p)");
                     return None;
                 }
                 self.ui.info("resumed");
@@ -250,7 +288,10 @@ impl Session<'_, '_> {
 
     /// The saves of one batch; or what interrupted the wait.
     #[allow(clippy::type_complexity)]
-    fn wait_for_saves(&mut self, py: Python<'_>) -> Result<Result<(Vec<PathBuf>, Instant), Control>, WatchError> {
+    fn wait_for_saves(
+        &mut self,
+        py: Python<'_>,
+    ) -> Result<Result<(Vec<PathBuf>, Instant), Control>, WatchError> {
         let mut changed = Vec::new();
         let mut lost = false;
         let rx = self.rx.clone();
@@ -259,7 +300,9 @@ impl Session<'_, '_> {
         }
         // The first save: block with the interpreter released.
         let first_at = loop {
-            let msg = py.detach(|| rx.recv()).map_err(|_| WatchError::Other("the file watcher stopped".into()))?;
+            let msg = py
+                .detach(|| rx.recv())
+                .map_err(|_| WatchError::Other("the file watcher stopped".into()))?;
             let at = Instant::now();
             if let Some(control) = self.take(py, msg, &mut changed, &mut lost)? {
                 return Ok(Err(control));
@@ -303,7 +346,13 @@ impl Session<'_, '_> {
     }
 
     /// Folds one message into the pending change set, or says what else it asks for.
-    fn take(&mut self, py: Python<'_>, msg: Msg, changed: &mut Vec<PathBuf>, lost: &mut bool) -> Result<Option<Control>, WatchError> {
+    fn take(
+        &mut self,
+        py: Python<'_>,
+        msg: Msg,
+        changed: &mut Vec<PathBuf>,
+        lost: &mut bool,
+    ) -> Result<Option<Control>, WatchError> {
         match msg {
             Msg::Signal => Ok(sigint_pending(py, self.ui).then_some(Control::Interrupted)),
             Msg::Stdin => {
@@ -327,7 +376,11 @@ impl Session<'_, '_> {
 
 /// The dashboard footer's mention of what triggered a run.
 fn cause(changed: &[PathBuf]) -> String {
-    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     match changed {
         [] => String::new(),
         [one] => format!("after saving {}", name(one)),
@@ -359,7 +412,12 @@ fn sigint_pending(py: Python<'_>, ui: &Ui) -> bool {
         return true;
     }
     // A user-installed signal handler raised something else: show it and keep going.
-    ui.report("signal handler", &Outcome::Failed(format!("{err}\n")), Duration::ZERO, 0);
+    ui.report(
+        "signal handler",
+        &Outcome::Failed(format!("{err}\n")),
+        Duration::ZERO,
+        0,
+    );
     false
 }
 

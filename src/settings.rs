@@ -41,7 +41,10 @@ pub struct Sourced<T> {
 
 impl<T> Sourced<T> {
     fn default(value: T) -> Self {
-        Sourced { value, origin: Origin::Default }
+        Sourced {
+            value,
+            origin: Origin::Default,
+        }
     }
 }
 
@@ -99,24 +102,50 @@ impl Settings {
         let dir = file.dir();
         // Paths in the file are relative to the file's directory.
         let rel = |p: &String| dir.join(p).display().to_string();
-        set(&mut self.target, v.target.as_ref().map(|t| Some(rel(&t.value))), here());
+        set(
+            &mut self.target,
+            v.target.as_ref().map(|t| Some(rel(&t.value))),
+            here(),
+        );
         set(&mut self.args, v.args.clone(), here());
-        set(&mut self.watch, v.watch.as_ref().map(|w| w.iter().map(rel).collect()), here());
+        set(
+            &mut self.watch,
+            v.watch.as_ref().map(|w| w.iter().map(rel).collect()),
+            here(),
+        );
         set(&mut self.ignore, v.ignore.clone(), here());
         set(&mut self.ext, v.ext.clone(), here());
         set(&mut self.clear, v.clear.map(Some), here());
-        set(&mut self.pre, v.pre.as_ref().map(|p| Some(p.value.clone())), here());
-        set(&mut self.post, v.post.as_ref().map(|p| Some(p.value.clone())), here());
+        set(
+            &mut self.pre,
+            v.pre.as_ref().map(|p| Some(p.value.clone())),
+            here(),
+        );
+        set(
+            &mut self.post,
+            v.post.as_ref().map(|p| Some(p.value.clone())),
+            here(),
+        );
         set(&mut self.entrypoint, v.entrypoint.clone().map(Some), here());
         set(&mut self.poll, v.poll.map(Some), here());
         set(&mut self.reload, v.reload, here());
-        set(&mut self.steps, v.steps.as_ref().map(|st| st.iter().map(|s| s.value.clone()).collect()), here());
+        set(
+            &mut self.steps,
+            v.steps
+                .as_ref()
+                .map(|st| st.iter().map(|s| s.value.clone()).collect()),
+            here(),
+        );
     }
 
     fn apply_env(&mut self) -> Result<(), String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(v) = var("HOTLOAD_TARGET") {
-            set(&mut self.target, Some(Some(self.cwd.join(v).display().to_string())), Origin::Env("HOTLOAD_TARGET"));
+            set(
+                &mut self.target,
+                Some(Some(self.cwd.join(v).display().to_string())),
+                Origin::Env("HOTLOAD_TARGET"),
+            );
         }
         for (name, field) in [
             ("HOTLOAD_WATCH", &mut self.watch),
@@ -128,11 +157,16 @@ impl Settings {
             }
         }
         if let Some(v) = var("HOTLOAD_CLEAR") {
-            let b = parse_bool(&v).ok_or_else(|| format!("HOTLOAD_CLEAR={v}: expected true or false"))?;
+            let b = parse_bool(&v)
+                .ok_or_else(|| format!("HOTLOAD_CLEAR={v}: expected true or false"))?;
             set(&mut self.clear, Some(Some(b)), Origin::Env("HOTLOAD_CLEAR"));
         }
         if var("HOTLOAD_NO_CLEAR").as_deref() == Some("HOTLOAD_NO_CLEAR") {
-            set(&mut self.clear, Some(Some(false)), Origin::Env("HOTLOAD_NO_CLEAR"));
+            set(
+                &mut self.clear,
+                Some(Some(false)),
+                Origin::Env("HOTLOAD_NO_CLEAR"),
+            );
         }
         for (name, field) in [
             ("HOTLOAD_PRE", &mut self.pre),
@@ -144,10 +178,15 @@ impl Settings {
             }
         }
         if let Some(v) = var("HOTLOAD_ENTRYPOINT") {
-            set(&mut self.entrypoint, Some(Some(v)), Origin::Env("HOTLOAD_ENTRYPOINT"));
+            set(
+                &mut self.entrypoint,
+                Some(Some(v)),
+                Origin::Env("HOTLOAD_ENTRYPOINT"),
+            );
         }
         if let Some(v) = var("HOTLOAD_RELOAD") {
-            let mode = ReloadMode::parse(&v).ok_or_else(|| format!("HOTLOAD_RELOAD={v}: expected entry, changed or deep"))?;
+            let mode = ReloadMode::parse(&v)
+                .ok_or_else(|| format!("HOTLOAD_RELOAD={v}: expected entry, changed or deep"))?;
             set(&mut self.reload, Some(mode), Origin::Env("HOTLOAD_RELOAD"));
         }
         if let Some(v) = var("HOTLOAD_POLL") {
@@ -166,17 +205,33 @@ impl Settings {
     fn apply_cli(&mut self, cli: &Cli) {
         let cwd = &self.cwd;
         if let Some(t) = &cli.target {
-            set(&mut self.target, Some(Some(cwd.join(t).display().to_string())), Origin::Cli("TARGET"));
+            set(
+                &mut self.target,
+                Some(Some(cwd.join(t).display().to_string())),
+                Origin::Cli("TARGET"),
+            );
         }
         if !cli.args.is_empty() {
-            set(&mut self.args, Some(cli.args.clone()), Origin::Cli("-- ARGS"));
+            set(
+                &mut self.args,
+                Some(cli.args.clone()),
+                Origin::Cli("-- ARGS"),
+            );
         }
         if !cli.watch.is_empty() {
-            let w = cli.watch.iter().map(|p| cwd.join(p).display().to_string()).collect();
+            let w = cli
+                .watch
+                .iter()
+                .map(|p| cwd.join(p).display().to_string())
+                .collect();
             set(&mut self.watch, Some(w), Origin::Cli("--watch"));
         }
         if !cli.ignore.is_empty() {
-            set(&mut self.ignore, Some(cli.ignore.clone()), Origin::Cli("--ignore"));
+            set(
+                &mut self.ignore,
+                Some(cli.ignore.clone()),
+                Origin::Cli("--ignore"),
+            );
         }
         if !cli.ext.is_empty() {
             set(&mut self.ext, Some(cli.ext.clone()), Origin::Cli("--ext"));
@@ -184,7 +239,11 @@ impl Settings {
         if cli.clear {
             set(&mut self.clear, Some(Some(true)), Origin::Cli("--clear"));
         } else if cli.no_clear {
-            set(&mut self.clear, Some(Some(false)), Origin::Cli("--no-clear"));
+            set(
+                &mut self.clear,
+                Some(Some(false)),
+                Origin::Cli("--no-clear"),
+            );
         }
         for (flag, value, field) in [
             ("--pre", &cli.pre, &mut self.pre),
@@ -228,7 +287,10 @@ impl Settings {
     /// The directory the target is resolved against and that goes on sys.path when the plan
     /// has no target (an explicit step list): the config file's directory, else cwd.
     pub fn project_dir(&self) -> PathBuf {
-        self.config.as_ref().map(|c| c.dir().to_path_buf()).unwrap_or_else(|| self.cwd.clone())
+        self.config
+            .as_ref()
+            .map(|c| c.dir().to_path_buf())
+            .unwrap_or_else(|| self.cwd.clone())
     }
 
     /// A path as the user wrote it: relative to the config file's directory or to cwd.
@@ -246,32 +308,89 @@ impl Settings {
     /// The settings, one per line, each with its origin (`--print-config`).
     pub fn describe(&self) -> String {
         let q = |s: &str| format!("{s:?}");
-        let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
+        let list = |v: &[String]| {
+            format!(
+                "[{}]",
+                v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+            )
+        };
         let opt = |v: &Option<String>| v.as_deref().map(q).unwrap_or_else(|| "(none)".into());
         let mut rows: Vec<(&str, String, &Origin)> = vec![
-            ("target", opt(&self.target.value.as_ref().map(|t| self.shown_path(t, &self.target.origin))), &self.target.origin),
+            (
+                "target",
+                opt(&self
+                    .target
+                    .value
+                    .as_ref()
+                    .map(|t| self.shown_path(t, &self.target.origin))),
+                &self.target.origin,
+            ),
             ("args", list(&self.args.value), &self.args.origin),
-            ("watch", if self.watch.value.is_empty() { "(the target's root directory)".into() } else { list(&self.watch.value) }, &self.watch.origin),
+            (
+                "watch",
+                if self.watch.value.is_empty() {
+                    "(the target's root directory)".into()
+                } else {
+                    list(&self.watch.value)
+                },
+                &self.watch.origin,
+            ),
             ("ignore", list(&self.ignore.value), &self.ignore.origin),
             ("ext", list(&self.ext.value), &self.ext.origin),
-            ("clear", self.clear.value.map(|b| b.to_string()).unwrap_or_else(|| "auto (when stdout is a terminal)".into()), &self.clear.origin),
+            (
+                "clear",
+                self.clear
+                    .value
+                    .map(|b| b.to_string())
+                    .unwrap_or_else(|| "auto (when stdout is a terminal)".into()),
+                &self.clear.origin,
+            ),
             ("pre", opt(&self.pre.value), &self.pre.origin),
             ("post", opt(&self.post.value), &self.post.origin),
-            ("entrypoint", opt(&self.entrypoint.value), &self.entrypoint.origin),
-            ("poll", self.poll.value.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "off (OS events)".into()), &self.poll.origin),
+            (
+                "entrypoint",
+                opt(&self.entrypoint.value),
+                &self.entrypoint.origin,
+            ),
+            (
+                "poll",
+                self.poll
+                    .value
+                    .map(|ms| format!("{ms} ms"))
+                    .unwrap_or_else(|| "off (OS events)".into()),
+                &self.poll.origin,
+            ),
         ];
-        rows.push(("reload", self.reload.value.name().to_string(), &self.reload.origin));
+        rows.push((
+            "reload",
+            self.reload.value.name().to_string(),
+            &self.reload.origin,
+        ));
         let steps: Vec<String> = self.steps.value.iter().map(describe_step).collect();
-        rows.push(("steps", if steps.is_empty() { "(implied: clear, pre, reload target, post)".into() } else { format!("[{}]", steps.join(", ")) }, &self.steps.origin));
+        rows.push((
+            "steps",
+            if steps.is_empty() {
+                "(implied: clear, pre, reload target, post)".into()
+            } else {
+                format!("[{}]", steps.join(", "))
+            },
+            &self.steps.origin,
+        ));
         let mut out = match &self.config {
-            Some(c) => format!("# config file: {}
-", c.path.display()),
+            Some(c) => format!(
+                "# config file: {}
+",
+                c.path.display()
+            ),
             None => "# config file: none
-".to_string(),
+"
+            .to_string(),
         };
         for (key, value, origin) in rows {
-            out.push_str(&format!("{key:<10} = {value:<40} # {origin}
-"));
+            out.push_str(&format!(
+                "{key:<10} = {value:<40} # {origin}
+"
+            ));
         }
         out
     }
@@ -293,7 +412,10 @@ fn set<T>(field: &mut Sourced<T>, value: Option<T>, origin: Origin) {
 }
 
 fn split_list(v: &str) -> Vec<String> {
-    v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -307,7 +429,11 @@ fn parse_bool(v: &str) -> Option<bool> {
 const GLOB_CHARS: &[char] = &['*', '?', '['];
 
 /// What the watcher needs, from the settings and the resolved target.
-pub fn watch_spec(settings: &Settings, target: Option<&Target>, stdin_list: Option<Vec<PathBuf>>) -> Result<Spec, String> {
+pub fn watch_spec(
+    settings: &Settings,
+    target: Option<&Target>,
+    stdin_list: Option<Vec<PathBuf>>,
+) -> Result<Spec, String> {
     let mut dirs = Vec::new();
     let mut globs = Vec::new();
     let mut files: Vec<PathBuf> = target.map(|t| t.file.clone()).into_iter().collect();
@@ -317,21 +443,36 @@ pub fn watch_spec(settings: &Settings, target: Option<&Target>, stdin_list: Opti
     if !settings.watch.value.is_empty() {
         for entry in &settings.watch.value {
             if entry.contains(GLOB_CHARS) {
-                let base: PathBuf = Path::new(entry).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(GLOB_CHARS)).collect();
-                let canonical = std::fs::canonicalize(&base).map_err(|e| format!("watch {entry}: {}: {e}", base.display()))?;
+                let base: PathBuf = Path::new(entry)
+                    .components()
+                    .take_while(|c| !c.as_os_str().to_string_lossy().contains(GLOB_CHARS))
+                    .collect();
+                let canonical = std::fs::canonicalize(&base)
+                    .map_err(|e| format!("watch {entry}: {}: {e}", base.display()))?;
                 // Match against canonical paths (the watcher reports those).
-                let pattern = format!("{}{}", canonical.display(), &entry[base.display().to_string().len()..]);
-                let glob = globset::Glob::new(&pattern).map_err(|e| format!("watch {entry}: {e}"))?;
+                let pattern = format!(
+                    "{}{}",
+                    canonical.display(),
+                    &entry[base.display().to_string().len()..]
+                );
+                let glob =
+                    globset::Glob::new(&pattern).map_err(|e| format!("watch {entry}: {e}"))?;
                 globs.push((canonical, glob));
                 continue;
             }
             let abs = std::fs::canonicalize(entry).map_err(|e| format!("watch {entry}: {e}"))?;
-            if abs.is_dir() { dirs.push(abs) } else { files.push(abs) }
+            if abs.is_dir() {
+                dirs.push(abs)
+            } else {
+                files.push(abs)
+            }
         }
     } else if let Some(list) = stdin_list {
         files.extend(list);
     } else if let Some(t) = target {
-        if t.file.starts_with(&t.root) && t.root.starts_with(&settings.cwd) || settings.config.is_some() && t.file.starts_with(settings.project_dir()) {
+        if t.file.starts_with(&t.root) && t.root.starts_with(&settings.cwd)
+            || settings.config.is_some() && t.file.starts_with(settings.project_dir())
+        {
             dirs.push(t.root.clone());
         } else if t.file.ends_with("__init__.py") {
             // A package found outside the project: watch just that package.
@@ -340,19 +481,32 @@ pub fn watch_spec(settings: &Settings, target: Option<&Target>, stdin_list: Opti
     } else {
         dirs.push(std::fs::canonicalize(settings.project_dir()).map_err(|e| e.to_string())?);
     }
-    let exts: Vec<String> = settings.ext.value.iter().map(|e| e.trim().trim_start_matches('.').to_string()).filter(|e| !e.is_empty()).collect();
+    let exts: Vec<String> = settings
+        .ext
+        .value
+        .iter()
+        .map(|e| e.trim().trim_start_matches('.').to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
     Ok(Spec {
         dirs,
         files,
         globs,
-        exts: if exts.is_empty() { vec!["py".into()] } else { exts },
+        exts: if exts.is_empty() {
+            vec!["py".into()]
+        } else {
+            exts
+        },
         ignore: settings.ignore.value.clone(),
         // Ignore globs are relative to where they were written: the config file's directory or cwd.
         base: match &settings.ignore.origin {
             Origin::File(_) => settings.project_dir(),
             _ => settings.cwd.clone(),
         },
-        poll: settings.poll.value.map(|ms| Duration::from_millis(ms.max(1))),
+        poll: settings
+            .poll
+            .value
+            .map(|ms| Duration::from_millis(ms.max(1))),
     })
 }
 
@@ -379,16 +533,22 @@ pub fn read_stdin_list(cwd: &Path, warn: impl Fn(&str)) -> Option<Vec<PathBuf>> 
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let path = cwd.join(line);
         match std::fs::canonicalize(&path) {
-            Ok(abs) if abs.is_dir() => warn(&format!("{line} (from stdin) is a directory; use --watch for directories")),
+            Ok(abs) if abs.is_dir() => warn(&format!(
+                "{line} (from stdin) is a directory; use --watch for directories"
+            )),
             Ok(abs) => files.push(abs),
             Err(_) => {
                 let parent = path.parent().and_then(|p| std::fs::canonicalize(p).ok());
                 match (parent, path.file_name()) {
                     (Some(dir), Some(name)) => {
-                        warn(&format!("{line} (from stdin) does not exist yet; watching for it"));
+                        warn(&format!(
+                            "{line} (from stdin) does not exist yet; watching for it"
+                        ));
                         files.push(dir.join(name));
                     }
-                    _ => warn(&format!("{line} (from stdin): no such file or directory; ignored")),
+                    _ => warn(&format!(
+                        "{line} (from stdin): no such file or directory; ignored"
+                    )),
                 }
             }
         }

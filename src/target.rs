@@ -211,9 +211,21 @@ mod tests {
         let d = tmp();
         std::fs::create_dir(d.path().join("plain")).unwrap();
         std::fs::write(d.path().join("my-script.py"), "").unwrap();
-        assert!(resolve("plain", d.path()).unwrap_err().contains("__init__.py"));
-        assert!(resolve("my-script.py", d.path()).unwrap_err().contains("my_script"));
-        assert!(resolve("nope.py", d.path()).unwrap_err().contains("no such file"));
+        assert!(
+            resolve("plain", d.path())
+                .unwrap_err()
+                .contains("__init__.py")
+        );
+        assert!(
+            resolve("my-script.py", d.path())
+                .unwrap_err()
+                .contains("my_script")
+        );
+        assert!(
+            resolve("nope.py", d.path())
+                .unwrap_err()
+                .contains("no such file")
+        );
         assert!(matches!(
             resolve("json", d.path()).unwrap(),
             Lookup::NotLocal(_)

@@ -25,7 +25,8 @@ pub enum Key {
     Help,
 }
 
-pub const HELP: &str = "keys: r or Enter run again · c clear · p pause/resume watching · q quit · ? this help";
+pub const HELP: &str =
+    "keys: r or Enter run again · c clear · p pause/resume watching · q quit · ? this help";
 
 pub struct Keys {
     arm: Sender<()>,
@@ -38,7 +39,8 @@ impl Keys {
     pub fn start(tx: Sender<Msg>) -> Option<Keys> {
         // SAFETY: isatty/tcgetattr on our own stdin.
         let mut term: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::isatty(STDIN) } != 1 || unsafe { libc::tcgetattr(STDIN, &mut term) } != 0 {
+        if unsafe { libc::isatty(STDIN) } != 1 || unsafe { libc::tcgetattr(STDIN, &mut term) } != 0
+        {
             return None;
         }
         *ORIGINAL.lock().unwrap() = Some(term);
@@ -91,15 +93,24 @@ fn key(byte: u8) -> Option<Key> {
 
 fn watch_stdin(armed: Receiver<()>, tx: Sender<Msg>) {
     while armed.recv().is_ok() {
-        let mut fds = libc::pollfd { fd: STDIN, events: libc::POLLIN, revents: 0 };
+        let mut fds = libc::pollfd {
+            fd: STDIN,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         loop {
             // SAFETY: poll on one valid pollfd.
             let r = unsafe { libc::poll(&mut fds, 1, -1) };
-            if r > 0 || (r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted) {
+            if r > 0
+                || (r < 0
+                    && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted)
+            {
                 break;
             }
         }
-        if fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 && fds.revents & libc::POLLIN == 0 {
+        if fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+            && fds.revents & libc::POLLIN == 0
+        {
             return; // the terminal went away: no more keys
         }
         if tx.send(Msg::Stdin).is_err() {
@@ -109,13 +120,19 @@ fn watch_stdin(armed: Receiver<()>, tx: Sender<Msg>) {
 }
 
 fn readable_now() -> bool {
-    let mut fds = libc::pollfd { fd: STDIN, events: libc::POLLIN, revents: 0 };
+    let mut fds = libc::pollfd {
+        fd: STDIN,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: poll on one valid pollfd, no waiting.
     unsafe { libc::poll(&mut fds, 1, 0) == 1 && fds.revents & libc::POLLIN != 0 }
 }
 
 fn set_line_mode(on: bool) {
-    let Some(original) = *ORIGINAL.lock().unwrap() else { return };
+    let Some(original) = *ORIGINAL.lock().unwrap() else {
+        return;
+    };
     let mut term = original;
     if !on {
         term.c_lflag &= !(libc::ICANON | libc::ECHO);

@@ -55,7 +55,11 @@ impl Ui {
         drop(out);
         if !self.quiet {
             let mut err = std::io::stderr().lock();
-            let text = if self.color { format!("{}", header.reverse()) } else { header.to_string() };
+            let text = if self.color {
+                format!("{}", header.reverse())
+            } else {
+                header.to_string()
+            };
             let _ = writeln!(err, "{text}");
             let _ = err.flush();
         }
@@ -67,24 +71,46 @@ impl Ui {
         self.report_after(module, outcome, elapsed, run, "");
     }
 
-    pub fn report_after(&self, module: &str, outcome: &Outcome, elapsed: Duration, run: u64, cause: &str) {
+    pub fn report_after(
+        &self,
+        module: &str,
+        outcome: &Outcome,
+        elapsed: Duration,
+        run: u64,
+        cause: &str,
+    ) {
         let took = format_duration(elapsed);
-        let run = if cause.is_empty() { run.to_string() } else { format!("{run}, {cause}") };
+        let run = if cause.is_empty() {
+            run.to_string()
+        } else {
+            format!("{run}, {cause}")
+        };
         let (mark, color, text, detail) = match outcome {
-            Outcome::Ok => ("ok", Color::Green, format!("{module} ran in {took} (run {run})"), None),
+            Outcome::Ok => (
+                "ok",
+                Color::Green,
+                format!("{module} ran in {took} (run {run})"),
+                None,
+            ),
             Outcome::Failed(tb) => (
                 "error",
                 Color::Red,
                 match last_line(tb) {
-                    "" => format!("{module} failed after {took} (run {run}); waiting for the next save"),
-                    summary => format!("{module} failed after {took} (run {run}): {summary}; waiting for the next save"),
+                    "" => format!(
+                        "{module} failed after {took} (run {run}); waiting for the next save"
+                    ),
+                    summary => format!(
+                        "{module} failed after {took} (run {run}): {summary}; waiting for the next save"
+                    ),
                 },
                 Some(tb),
             ),
             Outcome::Exited(code) => (
                 "exit",
                 Color::Yellow,
-                format!("{module} called sys.exit({code}) after {took} (run {run}); still watching"),
+                format!(
+                    "{module} called sys.exit({code}) after {took} (run {run}); still watching"
+                ),
                 None,
             ),
             Outcome::Interrupted(tb) => (
@@ -135,7 +161,11 @@ impl Ui {
             (false, true) => format!("{prefix} {text}"),
             (false, false) => format!("{prefix} {mark}: {text}"),
             (true, true) => format!("{} {}", prefix.dark_grey(), text.dark_grey()),
-            (true, false) => format!("{} {} {text}", prefix.dark_grey(), format!("{mark}:").with(color).bold()),
+            (true, false) => format!(
+                "{} {} {text}",
+                prefix.dark_grey(),
+                format!("{mark}:").with(color).bold()
+            ),
         }
     }
 }
@@ -158,5 +188,9 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 fn last_line(text: &str) -> &str {
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }

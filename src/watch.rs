@@ -97,7 +97,9 @@ impl Watch {
         for (_, glob) in &spec.globs {
             globs.add(glob.clone());
         }
-        let globs = globs.build().map_err(|e| WatchError::Other(format!("watch: {e}")))?;
+        let globs = globs
+            .build()
+            .map_err(|e| WatchError::Other(format!("watch: {e}")))?;
         let mut watch = Watch {
             backend,
             polling: spec.poll.is_some(),
@@ -116,11 +118,17 @@ impl Watch {
             watch.load_parent_ignores(root);
         }
         let mut found = Vec::new();
-        for root in spec.dirs.iter().chain(spec.globs.iter().map(|(base, _)| base)) {
+        for root in spec
+            .dirs
+            .iter()
+            .chain(spec.globs.iter().map(|(base, _)| base))
+        {
             watch.add_tree(root, &mut found)?;
         }
         for file in &spec.files {
-            let Some(parent) = file.parent() else { continue };
+            let Some(parent) = file.parent() else {
+                continue;
+            };
             watch.files.insert(file.clone());
             watch.add_dir(parent)?;
         }
@@ -142,7 +150,11 @@ impl Watch {
 
     /// Adds to `out` the paths that this event says were saved. Also follows new directories.
     /// Returns false if events were lost (queue overflow): the caller must assume a change.
-    pub fn saved_paths(&mut self, event: &notify::Event, out: &mut Vec<PathBuf>) -> Result<bool, WatchError> {
+    pub fn saved_paths(
+        &mut self,
+        event: &notify::Event,
+        out: &mut Vec<PathBuf>,
+    ) -> Result<bool, WatchError> {
         if event.need_rescan() {
             return Ok(false);
         }
@@ -169,7 +181,12 @@ impl Watch {
                 }
             }
             EventKind::Modify(_) if self.polling => {
-                let files: Vec<PathBuf> = event.paths.iter().filter(|p| p.is_file()).cloned().collect();
+                let files: Vec<PathBuf> = event
+                    .paths
+                    .iter()
+                    .filter(|p| p.is_file())
+                    .cloned()
+                    .collect();
                 self.push_relevant(&files, out);
             }
             EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
@@ -193,7 +210,11 @@ impl Watch {
     }
 
     fn follow_new_dir(&mut self, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WatchError> {
-        let under_root = self.roots.iter().chain(&self.glob_roots).any(|r| dir.starts_with(r));
+        let under_root = self
+            .roots
+            .iter()
+            .chain(&self.glob_roots)
+            .any(|r| dir.starts_with(r));
         if under_root && !self.dirs.contains(dir) && !self.dir_ignored(dir) {
             // Files may have been written before the watch existed: report them as saved.
             let mut found = Vec::new();
@@ -232,7 +253,9 @@ impl Watch {
             return Ok(());
         };
         for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             let path = entry.path();
             if kind.is_dir() {
                 if !self.dir_ignored(&path) {
@@ -256,7 +279,9 @@ impl Watch {
             }
             // Deleted between listing and watching: nothing to watch.
             Err(e) if matches!(&e.kind, notify::ErrorKind::PathNotFound) => Ok(()),
-            Err(e) if matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => Ok(()),
+            Err(e) if matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
+                Ok(())
+            }
             Err(e) => Err(describe(e, self.dirs.len())),
         }
     }
@@ -274,7 +299,8 @@ impl Watch {
         let user = if path.starts_with(&self.base) {
             self.user_ignore.matched_path_or_any_parents(path, is_dir)
         } else {
-            self.user_ignore.matched(path.file_name().unwrap_or_default(), is_dir)
+            self.user_ignore
+                .matched(path.file_name().unwrap_or_default(), is_dir)
         };
         if user.is_ignore() {
             return true;
@@ -348,10 +374,12 @@ fn describe(err: notify::Error, watched: usize) -> WatchError {
              (fs.inotify.max_user_watches).\nRaise it: sudo sysctl fs.inotify.max_user_watches=524288 \
              (persist it in /etc/sysctl.d/), watch less (-w, -i, .gitignore), or use --poll."
         )),
-        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::EMFILE) => WatchError::Limit(format!(
-            "the OS limit on inotify instances was reached (fs.inotify.max_user_instances): {io}.\n\
+        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::EMFILE) => {
+            WatchError::Limit(format!(
+                "the OS limit on inotify instances was reached (fs.inotify.max_user_instances): {io}.\n\
              Raise it: sudo sysctl fs.inotify.max_user_instances=1024, or use --poll."
-        )),
+            ))
+        }
         _ => WatchError::Other(format!("cannot watch files: {err}")),
     }
 }
