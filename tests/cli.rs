@@ -37,7 +37,8 @@ fn field(out: &str, key: &str) -> String {
 }
 
 fn canon(p: &Path) -> PathBuf {
-    p.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    p.canonicalize()
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn all_output(out: &Finished) -> String {
@@ -53,17 +54,37 @@ fn check_target(p: &Project, target: &str, module: &str, file: &str) {
     assert_eq!(out.code(), Some(0), "target {target}:\n{all}");
     assert_eq!(field(&out.stdout, "NAME"), module, "target {target}");
     let expected_file = canon(&p.path(file));
-    assert_eq!(canon(Path::new(&field(&out.stdout, "FILE"))), expected_file, "target {target}");
+    assert_eq!(
+        canon(Path::new(&field(&out.stdout, "FILE"))),
+        expected_file,
+        "target {target}"
+    );
     // sys.argv[0] names the target (relative to the working directory, or absolute).
     let argv0 = field(&out.stdout, "ARGV0");
     let argv0_path = canon(&p.dir.path().join(&argv0));
     let names_target = argv0_path == expected_file
         || (file.ends_with("__init__.py") && Some(argv0_path.as_path()) == expected_file.parent());
-    assert!(names_target, "target {target}: sys.argv[0] = {argv0:?} does not name {}", expected_file.display());
+    assert!(
+        names_target,
+        "target {target}: sys.argv[0] = {argv0:?} does not name {}",
+        expected_file.display()
+    );
     assert_eq!(field(&out.stdout, "ARGS"), "['a', 'b']", "target {target}");
-    assert_eq!(field(&out.stdout, "ENV"), "HOTLOAD_RUNNING", "target {target}");
-    assert_eq!(canon(Path::new(&field(&out.stdout, "PATH0"))), canon(p.dir.path()), "target {target}: sys.path[0]");
-    assert!(out.stderr.contains(&format!("[hotload] ok: {module} ran in")), "target {target}:\n{all}");
+    assert_eq!(
+        field(&out.stdout, "ENV"),
+        "HOTLOAD_RUNNING",
+        "target {target}"
+    );
+    assert_eq!(
+        canon(Path::new(&field(&out.stdout, "PATH0"))),
+        canon(p.dir.path()),
+        "target {target}: sys.path[0]"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("[hotload] ok: {module} ran in")),
+        "target {target}:\n{all}"
+    );
     assert_no_panic(&all);
 }
 
@@ -100,7 +121,10 @@ fn package_directory_target() {
 #[test]
 fn module_runs_as_import_not_as_main() {
     let p = Project::new();
-    p.write("lib.py", "print('body')\nif __name__ == '__main__':\n    print('MAIN BLOCK')\n");
+    p.write(
+        "lib.py",
+        "print('body')\nif __name__ == '__main__':\n    print('MAIN BLOCK')\n",
+    );
     let out = p.run(&["lib.py", "--once"]);
     assert_eq!(out.code(), Some(0), "{}", all_output(&out));
     assert!(out.stdout.contains("body"), "{}", out.stdout);
@@ -111,9 +135,21 @@ fn module_runs_as_import_not_as_main() {
 fn args_without_double_dash_values_are_passed_verbatim() {
     let p = Project::new();
     p.write("lib.py", REPORTER);
-    let out = p.run(&["lib.py", "--once", "--", "--port", "8000", "--once", "two words", ""]);
+    let out = p.run(&[
+        "lib.py",
+        "--once",
+        "--",
+        "--port",
+        "8000",
+        "--once",
+        "two words",
+        "",
+    ]);
     assert_eq!(out.code(), Some(0), "{}", all_output(&out));
-    assert_eq!(field(&out.stdout, "ARGS"), "['--port', '8000', '--once', 'two words', '']");
+    assert_eq!(
+        field(&out.stdout, "ARGS"),
+        "['--port', '8000', '--once', 'two words', '']"
+    );
 }
 
 #[test]
@@ -125,8 +161,16 @@ fn stdlib_named_file_that_python_has_not_imported_is_the_users() {
         let out = p.run(&[target, "--once"]);
         assert_eq!(out.code(), Some(0), "{target}: {}", all_output(&out));
         let file = field(&out.stdout, "MINE");
-        assert_eq!(canon(Path::new(&file)), canon(&p.path("statistics.py")), "{target}");
-        assert_eq!(field(&out.stdout, "HAS_MEAN"), "False", "{target}: the stdlib module ran");
+        assert_eq!(
+            canon(Path::new(&file)),
+            canon(&p.path("statistics.py")),
+            "{target}"
+        );
+        assert_eq!(
+            field(&out.stdout, "HAS_MEAN"),
+            "False",
+            "{target}: the stdlib module ran"
+        );
     }
 }
 
@@ -158,14 +202,22 @@ fn once_exit_status_follows_the_outcome() {
     let out = p.run(&["good.py", "--once"]);
     assert_eq!(out.code(), Some(0), "{}", all_output(&out));
     assert_eq!(out.stdout, "fine\n");
-    assert!(out.stderr.contains("[hotload] ok: good ran in"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[hotload] ok: good ran in"),
+        "{}",
+        out.stderr
+    );
     outputs.push(all_output(&out));
 
     let out = p.run(&["raises.py", "--once"]);
     assert_eq!(out.code(), Some(1), "{}", all_output(&out));
     assert!(out.stdout.contains("before"), "{}", out.stdout);
     assert!(out.stderr.contains("RuntimeError: nope"), "{}", out.stderr);
-    assert!(out.stderr.contains("[hotload] error: raises failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[hotload] error: raises failed"),
+        "{}",
+        out.stderr
+    );
     outputs.push(all_output(&out));
 
     let out = p.run(&["syntax.py", "--once"]);
@@ -175,7 +227,12 @@ fn once_exit_status_follows_the_outcome() {
     outputs.push(all_output(&out));
 
     let out = p.run(&["exits.py", "--once"]);
-    assert_eq!(out.code(), Some(1), "sys.exit under --once is a failure (README)\n{}", all_output(&out));
+    assert_eq!(
+        out.code(),
+        Some(1),
+        "sys.exit under --once is a failure (README)\n{}",
+        all_output(&out)
+    );
     assert!(out.stderr.contains("sys.exit(3)"), "{}", out.stderr);
 
     outputs.push(all_output(&out));
@@ -187,7 +244,10 @@ fn once_exit_status_follows_the_outcome() {
 #[test]
 fn once_with_entrypoint_calls_it_after_import() {
     let p = Project::new();
-    p.write("app.py", "import sys\nprint('body')\ndef main():\n    print('main', sys.argv[1:])\n");
+    p.write(
+        "app.py",
+        "import sys\nprint('body')\ndef main():\n    print('main', sys.argv[1:])\n",
+    );
     let out = p.run(&["app.py", "--once", "--entrypoint", "main", "--", "hi"]);
     assert_eq!(out.code(), Some(0), "{}", all_output(&out));
     assert_eq!(out.stdout, "body\nmain ['hi']\n");
@@ -198,7 +258,11 @@ fn once_with_entrypoint_calls_it_after_import() {
     assert_eq!(out.code(), Some(1), "{}", all_output(&out));
     assert!(out.stderr.contains("ValueError: in main"), "{}", out.stderr);
     assert!(out.stderr.contains("in main"), "{}", out.stderr);
-    assert!(!out.stderr.contains("_host.py") && !out.stderr.contains("<hotload-host"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("_host.py") && !out.stderr.contains("<hotload-host"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -241,7 +305,10 @@ fn entrypoint_defined_inside_a_block_is_accepted() {
     assert_eq!(out.code(), Some(0), "{all}");
     assert_eq!(out.stdout, "main from try\n", "{all}");
 
-    p.write("cond.py", "import sys\nif sys.platform:\n    def main():\n        print('main from if')\n");
+    p.write(
+        "cond.py",
+        "import sys\nif sys.platform:\n    def main():\n        print('main from if')\n",
+    );
     let out = p.run(&["cond.py", "--once", "--entrypoint", "main"]);
     let all = all_output(&out);
     assert_eq!(out.code(), Some(0), "{all}");
@@ -264,11 +331,19 @@ fn entrypoint_is_called_after_each_successful_reload_only() {
     host.wait_for("main called 2");
 
     // A failing reload: the old main() still exists in the module, but must not be called.
-    save_in_place(&p.path("app.py"), "print('body 3')\nraise ValueError('broken')\ndef main():\n    print('main called 3')\n");
+    save_in_place(
+        &p.path("app.py"),
+        "print('body 3')\nraise ValueError('broken')\ndef main():\n    print('main called 3')\n",
+    );
     host.wait_for("(run 3)");
     host.settle(QUIET);
     assert!(host.count("body 3") == 1, "{}", host.transcript());
-    assert_eq!(host.count("main called"), 2, "entrypoint called after a failed reload\n{}", host.transcript());
+    assert_eq!(
+        host.count("main called"),
+        2,
+        "entrypoint called after a failed reload\n{}",
+        host.transcript()
+    );
 
     // A syntax error: same.
     save_in_place(&p.path("app.py"), "def main(:\n");
@@ -283,7 +358,11 @@ fn entrypoint_is_called_after_each_successful_reload_only() {
     assert_eq!(host.count("[hotload] ok:"), 3, "{}", host.transcript());
     // main() runs after the body, within the same run.
     let body = host.lines.iter().position(|(_, l)| l == "body 5").unwrap();
-    let main = host.lines.iter().position(|(_, l)| l == "main called 5").unwrap();
+    let main = host
+        .lines
+        .iter()
+        .position(|(_, l)| l == "main called 5")
+        .unwrap();
     assert!(body < main, "{}", host.transcript());
 }
 
@@ -294,7 +373,10 @@ fn assert_usage_error(out: &Finished, needle: &str) {
     let all = all_output(out);
     assert_eq!(out.code(), Some(2), "{all}");
     assert!(out.stderr.starts_with("hotload-host: error:"), "{all}");
-    assert!(out.stderr.contains(needle), "message should mention {needle:?}:\n{all}");
+    assert!(
+        out.stderr.contains(needle),
+        "message should mention {needle:?}:\n{all}"
+    );
     assert!(!out.stdout.contains("USER CODE RAN"), "{all}");
     assert_no_panic(&all);
 }
@@ -329,14 +411,21 @@ fn file_name_that_is_not_a_module_name_is_refused() {
     p.write("my-script.py", "print('USER CODE RAN')\n");
     let out = p.run(&["my-script.py"]);
     assert_usage_error(&out, "my-script");
-    assert!(out.stderr.contains("my_script"), "suggests a valid name:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("my_script"),
+        "suggests a valid name:\n{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn watch_path_that_does_not_exist_is_refused() {
     let p = Project::new();
     p.write("lib.py", "print('USER CODE RAN')\n");
-    assert_usage_error(&p.run(&["lib.py", "--watch", "does-not-exist"]), "does-not-exist");
+    assert_usage_error(
+        &p.run(&["lib.py", "--watch", "does-not-exist"]),
+        "does-not-exist",
+    );
 }
 
 #[test]
@@ -377,7 +466,10 @@ fn bad_flags_use_the_same_error_prefix_as_other_usage_errors() {
     // Every fatal usage error reads `hotload-host: error: ...` (one format for scripts to match).
     let p = Project::new();
     p.write("lib.py", "print('USER CODE RAN')\n");
-    for args in [&["lib.py", "--bogus"][..], &["lib.py", "--color", "purple"][..]] {
+    for args in [
+        &["lib.py", "--bogus"][..],
+        &["lib.py", "--color", "purple"][..],
+    ] {
         let out = p.run(args);
         assert_eq!(out.code(), Some(2));
         assert!(
@@ -396,13 +488,20 @@ fn quiet_prints_no_status_lines_but_keeps_output_and_tracebacks() {
     p.write("lib.py", "print('module output')\n");
     let mut host = p.spawn(&["lib.py", "-q"]);
     host.wait_for("module output");
-    save_in_place(&p.path("lib.py"), "print('second')\nraise ValueError('shown anyway')\n");
+    save_in_place(
+        &p.path("lib.py"),
+        "print('second')\nraise ValueError('shown anyway')\n",
+    );
     host.wait_for("ValueError: shown anyway");
     save_in_place(&p.path("lib.py"), "print('third')\n");
     host.wait_for("third");
     host.settle(QUIET);
     assert_eq!(host.count("[hotload]"), 0, "{}", host.transcript());
-    assert!(host.count("Traceback (most recent call last):") == 1, "{}", host.transcript());
+    assert!(
+        host.count("Traceback (most recent call last):") == 1,
+        "{}",
+        host.transcript()
+    );
 
     let out = p.run(&["lib.py", "--once", "--quiet"]);
     assert_eq!(out.code(), Some(0));
@@ -423,7 +522,10 @@ fn verbose_shows_watch_count_changed_paths_and_phases() {
         .find(|(s, l)| *s == Stream::Err && l.starts_with("[hotload] watching "))
         .map(|(_, l)| l.clone())
         .unwrap_or_else(|| panic!("no watching line\n{}", host.transcript()));
-    assert!(watching.contains("watching 2 files in 2 directories"), "{watching}");
+    assert!(
+        watching.contains("watching 2 files in 2 directories"),
+        "{watching}"
+    );
 
     save_in_place(&p.path("lib.py"), "print('v2')\n");
     host.wait_for("(run 2)");
@@ -436,10 +538,17 @@ fn verbose_shows_watch_count_changed_paths_and_phases() {
         .find(|(_, l)| l.contains("save→done"))
         .map(|(_, l)| l.clone())
         .unwrap();
-    assert!(phases.starts_with("[hotload] ") && phases.contains("reload "), "{phases}");
+    assert!(
+        phases.starts_with("[hotload] ") && phases.contains("reload "),
+        "{phases}"
+    );
     // The changed line comes before the run's own output and status.
     let changed_at = host.lines.iter().position(|(_, l)| *l == changed).unwrap();
-    let status_at = host.lines.iter().position(|(_, l)| l.contains("(run 2)")).unwrap();
+    let status_at = host
+        .lines
+        .iter()
+        .position(|(_, l)| l.contains("(run 2)"))
+        .unwrap();
     assert!(changed_at < status_at, "{}", host.transcript());
 }
 
@@ -459,14 +568,29 @@ fn color_choices() {
     assert!(!has_escape(&out), "default when piped: {:?}", out.stderr);
 
     let out = p.run(&["lib.py", "--once", "--color", "always"]);
-    assert!(out.stderr.contains("\x1b["), "--color always: {:?}", out.stderr);
+    assert!(
+        out.stderr.contains("\x1b["),
+        "--color always: {:?}",
+        out.stderr
+    );
     assert!(out.stderr.contains("error:"), "{:?}", out.stderr);
-    assert!(!out.stdout.contains('\x1b'), "the module's output is never coloured: {:?}", out.stdout);
+    assert!(
+        !out.stdout.contains('\x1b'),
+        "the module's output is never coloured: {:?}",
+        out.stdout
+    );
 
     let out = finish(p.command(&["lib.py", "--once"]).env("NO_COLOR", "1"));
     assert!(!has_escape(&out), "NO_COLOR=1: {:?}", out.stderr);
-    let out = finish(p.command(&["lib.py", "--once", "--color", "auto"]).env("NO_COLOR", "1"));
-    assert!(!has_escape(&out), "NO_COLOR=1 --color auto: {:?}", out.stderr);
+    let out = finish(
+        p.command(&["lib.py", "--once", "--color", "auto"])
+            .env("NO_COLOR", "1"),
+    );
+    assert!(
+        !has_escape(&out),
+        "NO_COLOR=1 --color auto: {:?}",
+        out.stderr
+    );
 }
 
 // ---- 6. clearing ----
@@ -484,7 +608,10 @@ fn no_clear_codes_when_stdout_is_not_a_terminal() {
         host.wait_for("(run 2)");
         host.wait_count("line", 2);
         let all = host.transcript();
-        assert!(!all.contains('\x1b'), "{flags:?}: escape codes written:\n{all:?}");
+        assert!(
+            !all.contains('\x1b'),
+            "{flags:?}: escape codes written:\n{all:?}"
+        );
     }
     let out = p.run(&["lib.py", "--once", "--clear"]);
     assert_eq!(out.code(), Some(0));
@@ -494,19 +621,37 @@ fn no_clear_codes_when_stdout_is_not_a_terminal() {
 #[test]
 fn hotload_no_clear_environment_is_accepted() {
     let p = Project::new();
-    p.write("lib.py", "import os\nprint('NO_CLEAR', os.environ.get('HOTLOAD_NO_CLEAR'))\n");
+    p.write(
+        "lib.py",
+        "import os\nprint('NO_CLEAR', os.environ.get('HOTLOAD_NO_CLEAR'))\n",
+    );
     let mut cmd = p.command(&["lib.py"]);
-    cmd.env("HOTLOAD_NO_CLEAR", "HOTLOAD_NO_CLEAR").stdin(Stdio::null());
+    cmd.env("HOTLOAD_NO_CLEAR", "HOTLOAD_NO_CLEAR")
+        .stdin(Stdio::null());
     let mut host = Host::spawn(cmd);
     host.wait_for("(run 1)");
-    save_in_place(&p.path("lib.py"), "import os\nprint('NO_CLEAR', os.environ.get('HOTLOAD_NO_CLEAR'))\n");
+    save_in_place(
+        &p.path("lib.py"),
+        "import os\nprint('NO_CLEAR', os.environ.get('HOTLOAD_NO_CLEAR'))\n",
+    );
     host.wait_for("(run 2)");
     host.wait_count("NO_CLEAR HOTLOAD_NO_CLEAR", 2);
     assert_eq!(host.count("[hotload] ok:"), 2, "{}", host.transcript());
-    assert!(!host.transcript().contains('\x1b'), "{:?}", host.transcript());
-    assert!(!host.transcript().contains("warning"), "{}", host.transcript());
+    assert!(
+        !host.transcript().contains('\x1b'),
+        "{:?}",
+        host.transcript()
+    );
+    assert!(
+        !host.transcript().contains("warning"),
+        "{}",
+        host.transcript()
+    );
 
-    let out = finish(p.command(&["lib.py", "--once", "--clear"]).env("HOTLOAD_NO_CLEAR", "HOTLOAD_NO_CLEAR"));
+    let out = finish(
+        p.command(&["lib.py", "--once", "--clear"])
+            .env("HOTLOAD_NO_CLEAR", "HOTLOAD_NO_CLEAR"),
+    );
     assert_eq!(out.code(), Some(0), "{}", all_output(&out));
 }
 
@@ -521,7 +666,10 @@ fn embedded_python() -> (PathBuf, String) {
     );
     let out = p.run(&["probe.py", "--once"]);
     assert_eq!(out.code(), Some(0), "{}", all_output(&out));
-    (PathBuf::from(field(&out.stdout, "EXE")), field(&out.stdout, "VERSION"))
+    (
+        PathBuf::from(field(&out.stdout, "EXE")),
+        field(&out.stdout, "VERSION"),
+    )
 }
 
 fn major_minor(v: &str) -> String {
@@ -537,15 +685,26 @@ fn make_venv(python: &Path, dir: &Path) {
         .env_remove("PYTHONPATH")
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    assert!(out.status.success(), "venv creation failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "venv creation failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn venv_purelib(venv: &Path) -> PathBuf {
     let out = Command::new(venv.join("bin/python"))
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
@@ -565,7 +724,11 @@ fn venv_site_packages_prefix_and_executable() {
     let venv = tmp.path().join("venv");
     make_venv(&python, &venv);
     let site = venv_purelib(&venv);
-    std::fs::write(site.join("venvonly_mod.py"), "print('venvonly imported', __name__)\nVALUE = 42\n").unwrap();
+    std::fs::write(
+        site.join("venvonly_mod.py"),
+        "print('venvonly imported', __name__)\nVALUE = 42\n",
+    )
+    .unwrap();
 
     let p = Project::new();
     p.write(
@@ -575,17 +738,32 @@ fn venv_site_packages_prefix_and_executable() {
     let out = finish(&mut in_venv(p.command(&["lib.py", "--once"]), &venv));
     let all = all_output(&out);
     assert_eq!(out.code(), Some(0), "{all}");
-    assert!(out.stdout.contains("venvonly imported venvonly_mod"), "{all}");
+    assert!(
+        out.stdout.contains("venvonly imported venvonly_mod"),
+        "{all}"
+    );
     assert_eq!(field(&out.stdout, "VALUE"), "42");
-    assert_eq!(canon(Path::new(&field(&out.stdout, "PREFIX"))), canon(&venv), "{all}");
+    assert_eq!(
+        canon(Path::new(&field(&out.stdout, "PREFIX"))),
+        canon(&venv),
+        "{all}"
+    );
     // sys.executable is the venv's python (a symlink: compare the directory, not the target).
     let exe = PathBuf::from(field(&out.stdout, "EXE"));
-    assert_eq!(canon(exe.parent().unwrap()), canon(&venv.join("bin")), "{all}");
+    assert_eq!(
+        canon(exe.parent().unwrap()),
+        canon(&venv.join("bin")),
+        "{all}"
+    );
 
     // Without the venv the module is not importable: the same project fails.
     let out = p.run(&["lib.py", "--once"]);
     assert_eq!(out.code(), Some(1), "{}", all_output(&out));
-    assert!(out.stderr.contains("ModuleNotFoundError") && out.stderr.contains("venvonly_mod"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ModuleNotFoundError") && out.stderr.contains("venvonly_mod"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -595,15 +773,25 @@ fn venv_module_can_be_the_target_by_name() {
     let venv = tmp.path().join("venv");
     make_venv(&python, &venv);
     let site = venv_purelib(&venv);
-    std::fs::write(site.join("venvonly_mod.py"), "import sys\nprint('venvonly body', __name__)\nprint('ARGS', sys.argv[1:])\n").unwrap();
+    std::fs::write(
+        site.join("venvonly_mod.py"),
+        "import sys\nprint('venvonly body', __name__)\nprint('ARGS', sys.argv[1:])\n",
+    )
+    .unwrap();
 
     let p = Project::new();
-    let out = finish(&mut in_venv(p.command(&["venvonly_mod", "--once", "--", "z"]), &venv));
+    let out = finish(&mut in_venv(
+        p.command(&["venvonly_mod", "--once", "--", "z"]),
+        &venv,
+    ));
     let all = all_output(&out);
     assert_eq!(out.code(), Some(0), "{all}");
     assert!(out.stdout.contains("venvonly body venvonly_mod"), "{all}");
     assert!(out.stdout.contains("ARGS ['z']"), "{all}");
-    assert!(out.stderr.contains("[hotload] ok: venvonly_mod ran"), "{all}");
+    assert!(
+        out.stderr.contains("[hotload] ok: venvonly_mod ran"),
+        "{all}"
+    );
 
     // Without the venv it is an unknown module: exit 2.
     let out = p.run(&["venvonly_mod", "--once"]);
@@ -624,13 +812,23 @@ fn venv_of_another_python_version_is_refused() {
         .map(|e| e.path())
         .filter(|d| {
             let name = d.file_name().unwrap().to_string_lossy().into_owned();
-            name.starts_with("3.") && major_minor(&name) != major_minor(&built) && d.join("bin/python3").exists()
+            name.starts_with("3.")
+                && major_minor(&name) != major_minor(&built)
+                && d.join("bin/python3").exists()
         })
         .collect();
     // Prefer 3.12 (the usual neighbour), else any other 3.x.
-    candidates.sort_by_key(|d| !d.file_name().unwrap().to_string_lossy().starts_with("3.12."));
+    candidates.sort_by_key(|d| {
+        !d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("3.12.")
+    });
     let Some(other) = candidates.first() else {
-        eprintln!("note: no pyenv Python other than {built} under {}; skipped", pyenv.display());
+        eprintln!(
+            "note: no pyenv Python other than {built} under {}; skipped",
+            pyenv.display()
+        );
         return;
     };
     let other_version = other.file_name().unwrap().to_string_lossy().into_owned();
@@ -644,8 +842,14 @@ fn venv_of_another_python_version_is_refused() {
         let out = finish(&mut in_venv(p.command(args), &venv));
         let all = all_output(&out);
         assert_usage_error(&out, "PYO3_PYTHON");
-        assert!(out.stderr.contains(&other_version), "names the venv's version {other_version}:\n{all}");
-        assert!(out.stderr.contains(&built), "names the built-for version {built}:\n{all}");
+        assert!(
+            out.stderr.contains(&other_version),
+            "names the venv's version {other_version}:\n{all}"
+        );
+        assert!(
+            out.stderr.contains(&built),
+            "names the built-for version {built}:\n{all}"
+        );
     }
 }
 

@@ -52,7 +52,12 @@ fn index_of(host: &Host, needle: &str) -> usize {
 /// Stderr lines between the status line of run `run - 1` (exclusive) and that of `run`
 /// (inclusive): the traceback and status of one run.
 fn stderr_of_run(host: &Host, run: u64) -> String {
-    let err: Vec<&String> = host.lines.iter().filter(|(s, _)| *s == Stream::Err).map(|(_, l)| l).collect();
+    let err: Vec<&String> = host
+        .lines
+        .iter()
+        .filter(|(s, _)| *s == Stream::Err)
+        .map(|(_, l)| l)
+        .collect();
     let end = err
         .iter()
         .position(|l| l.starts_with("[hotload]") && l.contains(&format!("(run {run})")))
@@ -69,7 +74,10 @@ fn stderr_of_run(host: &Host, run: u64) -> String {
 
 fn assert_only_user_frames(tb: &str) {
     for bad in ["importlib", "<frozen", "_host.py", "<hotload-host"] {
-        assert!(!tb.contains(bad), "traceback shows host/importlib frames ({bad:?}):\n{tb}");
+        assert!(
+            !tb.contains(bad),
+            "traceback shows host/importlib frames ({bad:?}):\n{tb}"
+        );
     }
 }
 
@@ -84,7 +92,11 @@ fn exception_traceback_shows_only_user_frames_and_loop_continues() {
     p.write("broken.py", "import json\nraise KeyError('deep')\n");
     p.write("lib.py", "print('first run')\n");
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
 
     // An exception raised on reload, two user frames deep.
     save_in_place(
@@ -92,16 +104,31 @@ fn exception_traceback_shows_only_user_frames_and_loop_continues() {
         "import helper\nx = 1\n\ndef go():\n    helper.explode()\n\ngo()\n",
     );
     let status = wait_run(&mut host, 2);
-    assert!(status.starts_with("[hotload] error: lib failed after"), "{status}");
+    assert!(
+        status.starts_with("[hotload] error: lib failed after"),
+        "{status}"
+    );
     assert!(status.contains("ValueError: bad"), "{status}");
     assert!(status.ends_with("waiting for the next save"), "{status}");
     let tb = stderr_of_run(&host, 2);
     assert!(tb.contains("Traceback (most recent call last):"), "{tb}");
     let lib = p.path("lib.py").canonicalize().unwrap();
     let helper = p.path("helper.py").canonicalize().unwrap();
-    assert!(tb.contains(&format!("File \"{}\", line 7, in <module>", lib.display())), "{tb}");
-    assert!(tb.contains(&format!("File \"{}\", line 5, in go", lib.display())), "{tb}");
-    assert!(tb.contains(&format!("File \"{}\", line 2, in explode", helper.display())), "{tb}");
+    assert!(
+        tb.contains(&format!("File \"{}\", line 7, in <module>", lib.display())),
+        "{tb}"
+    );
+    assert!(
+        tb.contains(&format!("File \"{}\", line 5, in go", lib.display())),
+        "{tb}"
+    );
+    assert!(
+        tb.contains(&format!(
+            "File \"{}\", line 2, in explode",
+            helper.display()
+        )),
+        "{tb}"
+    );
     assert!(tb.contains("ValueError: bad"), "{tb}");
     assert_only_user_frames(&tb);
 
@@ -109,7 +136,10 @@ fn exception_traceback_shows_only_user_frames_and_loop_continues() {
     // between the two user frames).
     save_in_place(&p.path("lib.py"), "import broken\n");
     let status = wait_run(&mut host, 3);
-    assert!(status.contains("error:") && status.contains("KeyError: 'deep'"), "{status}");
+    assert!(
+        status.contains("error:") && status.contains("KeyError: 'deep'"),
+        "{status}"
+    );
     let tb = stderr_of_run(&host, 3);
     assert!(tb.contains("broken.py\", line 2"), "{tb}");
     assert!(tb.contains("lib.py\", line 1"), "{tb}");
@@ -117,10 +147,18 @@ fn exception_traceback_shows_only_user_frames_and_loop_continues() {
 
     // The host keeps watching: the next good save runs OK.
     save_in_place(&p.path("lib.py"), "print('fixed')\n");
-    assert!(wait_run(&mut host, 4).starts_with("[hotload] ok: lib ran in"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 4).starts_with("[hotload] ok: lib ran in"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("fixed");
     assert_no_panic(&host.transcript());
-    assert!(host.child.try_wait().unwrap().is_none(), "host exited\n{}", host.transcript());
+    assert!(
+        host.child.try_wait().unwrap().is_none(),
+        "host exited\n{}",
+        host.transcript()
+    );
 }
 
 #[test]
@@ -132,13 +170,19 @@ fn chained_exception_hides_host_frames_in_every_link() {
     );
     let mut host = p.spawn(&["lib.py"]);
     let status = wait_run(&mut host, 1);
-    assert!(status.contains("error:") && status.contains("RuntimeError: wrapped"), "{status}");
+    assert!(
+        status.contains("error:") && status.contains("RuntimeError: wrapped"),
+        "{status}"
+    );
     let tb = stderr_of_run(&host, 1);
     assert!(tb.contains("KeyError: 'k'"), "{tb}");
     assert!(tb.contains("direct cause"), "{tb}");
     assert_only_user_frames(&tb);
     // Reload: the same through importlib.reload.
-    save_in_place(&p.path("lib.py"), &std::fs::read_to_string(p.path("lib.py")).unwrap());
+    save_in_place(
+        &p.path("lib.py"),
+        &std::fs::read_to_string(p.path("lib.py")).unwrap(),
+    );
     let status = wait_run(&mut host, 2);
     assert!(status.contains("RuntimeError: wrapped"), "{status}");
     assert_only_user_frames(&stderr_of_run(&host, 2));
@@ -152,11 +196,18 @@ fn first_import_exception_then_fix_runs_ok() {
     p.write("lib.py", "print('trying')\n1 / 0\n");
     let mut host = p.spawn(&["lib.py"]);
     let status = wait_run(&mut host, 1);
-    assert!(status.contains("error:") && status.contains("ZeroDivisionError"), "{status}");
+    assert!(
+        status.contains("error:") && status.contains("ZeroDivisionError"),
+        "{status}"
+    );
     assert_only_user_frames(&stderr_of_run(&host, 1));
 
     save_in_place(&p.path("lib.py"), "print('now fine', __name__)\n");
-    assert!(wait_run(&mut host, 2).contains("ok: lib ran"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 2).contains("ok: lib ran"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("now fine lib");
     assert_no_panic(&host.transcript());
 }
@@ -167,13 +218,23 @@ fn first_import_syntax_error_then_fix_runs_ok() {
     p.write("lib.py", "x = 1\nif x\n    print('never')\n");
     let mut host = p.spawn(&["lib.py"]);
     let status = wait_run(&mut host, 1);
-    assert!(status.contains("error:") && status.contains("SyntaxError"), "{status}");
+    assert!(
+        status.contains("error:") && status.contains("SyntaxError"),
+        "{status}"
+    );
     let tb = stderr_of_run(&host, 1);
     assert!(tb.contains("lib.py\", line 2"), "{tb}");
     assert_only_user_frames(&tb);
 
-    save_in_place(&p.path("lib.py"), "x = 1\nif x:\n    print('fixed syntax')\n");
-    assert!(wait_run(&mut host, 2).contains("ok: lib ran"), "{}", host.transcript());
+    save_in_place(
+        &p.path("lib.py"),
+        "x = 1\nif x:\n    print('fixed syntax')\n",
+    );
+    assert!(
+        wait_run(&mut host, 2).contains("ok: lib ran"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("fixed syntax");
     assert_no_panic(&host.transcript());
 }
@@ -185,26 +246,56 @@ fn syntax_error_after_good_run_keeps_module_state() {
     let p = Project::new();
     p.write("lib.py", COUNTER);
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("counter 0");
 
     save_in_place(&p.path("lib.py"), &format!("{COUNTER}# edit 1\n"));
-    assert!(wait_run(&mut host, 2).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 2).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("counter 1");
 
-    save_in_place(&p.path("lib.py"), &format!("{COUNTER}def broken(:\n    pass\n"));
+    save_in_place(
+        &p.path("lib.py"),
+        &format!("{COUNTER}def broken(:\n    pass\n"),
+    );
     let status = wait_run(&mut host, 3);
-    assert!(status.contains("error:") && status.contains("SyntaxError"), "{status}");
+    assert!(
+        status.contains("error:") && status.contains("SyntaxError"),
+        "{status}"
+    );
     let tb = stderr_of_run(&host, 3);
     assert!(tb.contains("lib.py\", line 6"), "{tb}");
-    assert!(tb.contains("def broken(:"), "the offending line is shown:\n{tb}");
-    assert!(tb.lines().any(|l| l.trim() == "^" || l.trim_start().starts_with('^')), "a caret is shown:\n{tb}");
+    assert!(
+        tb.contains("def broken(:"),
+        "the offending line is shown:\n{tb}"
+    );
+    assert!(
+        tb.lines()
+            .any(|l| l.trim() == "^" || l.trim_start().starts_with('^')),
+        "a caret is shown:\n{tb}"
+    );
     assert_only_user_frames(&tb);
 
     save_in_place(&p.path("lib.py"), &format!("{COUNTER}# fixed\n"));
-    assert!(wait_run(&mut host, 4).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 4).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("counter 2");
-    assert_eq!(host.count("counter 0"), 1, "state was lost\n{}", host.transcript());
+    assert_eq!(
+        host.count("counter 0"),
+        1,
+        "state was lost\n{}",
+        host.transcript()
+    );
     assert_no_panic(&host.transcript());
 }
 
@@ -215,20 +306,46 @@ fn body_runs_once_at_start_and_globals_survive_reloads() {
     let p = Project::new();
     p.write("lib.py", &format!("print('BODY-MARKER')\n{COUNTER}"));
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.settle(QUIET);
-    assert_eq!(host.count("BODY-MARKER"), 1, "body ran more than once at start\n{}", host.transcript());
+    assert_eq!(
+        host.count("BODY-MARKER"),
+        1,
+        "body ran more than once at start\n{}",
+        host.transcript()
+    );
     assert_eq!(host.count("(run "), 1, "{}", host.transcript());
 
     for n in 1..=3u64 {
-        save_in_place(&p.path("lib.py"), &format!("print('BODY-MARKER')\n{COUNTER}# save {n}\n"));
-        assert!(wait_run(&mut host, n + 1).contains("ok:"), "{}", host.transcript());
+        save_in_place(
+            &p.path("lib.py"),
+            &format!("print('BODY-MARKER')\n{COUNTER}# save {n}\n"),
+        );
+        assert!(
+            wait_run(&mut host, n + 1).contains("ok:"),
+            "{}",
+            host.transcript()
+        );
         host.wait_for(&format!("counter {n}"));
     }
     host.settle(QUIET);
-    assert_eq!(host.count("BODY-MARKER"), 4, "one body run per save\n{}", host.transcript());
+    assert_eq!(
+        host.count("BODY-MARKER"),
+        4,
+        "one body run per save\n{}",
+        host.transcript()
+    );
     for n in 0..=3 {
-        assert_eq!(host.count(&format!("counter {n}")), 1, "{}", host.transcript());
+        assert_eq!(
+            host.count(&format!("counter {n}")),
+            1,
+            "{}",
+            host.transcript()
+        );
     }
 }
 
@@ -240,24 +357,41 @@ fn sys_exit_forms_are_reported_and_loop_continues() {
     p.write("lib.py", "import sys\nprint('before exit')\nsys.exit(3)\n");
     let mut host = p.spawn(&["lib.py"]);
     let status = wait_run(&mut host, 1);
-    assert!(status.starts_with("[hotload] exit: lib called sys.exit(3)"), "{status}");
+    assert!(
+        status.starts_with("[hotload] exit: lib called sys.exit(3)"),
+        "{status}"
+    );
     assert!(status.ends_with("still watching"), "{status}");
     host.wait_for("before exit");
 
     save_in_place(&p.path("lib.py"), "import sys\nsys.exit()\n");
     let status = wait_run(&mut host, 2);
-    assert!(status.starts_with("[hotload] exit: lib called sys.exit("), "{status}");
+    assert!(
+        status.starts_with("[hotload] exit: lib called sys.exit("),
+        "{status}"
+    );
     assert!(status.ends_with("still watching"), "{status}");
 
     save_in_place(&p.path("lib.py"), "raise SystemExit('goodbye msg')\n");
     let status = wait_run(&mut host, 3);
-    assert!(status.starts_with("[hotload] exit: lib called sys.exit("), "{status}");
+    assert!(
+        status.starts_with("[hotload] exit: lib called sys.exit("),
+        "{status}"
+    );
     assert!(status.contains("goodbye msg"), "{status}");
 
     save_in_place(&p.path("lib.py"), "print('alive again')\n");
-    assert!(wait_run(&mut host, 4).contains("ok: lib ran"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 4).contains("ok: lib ran"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("alive again");
-    assert!(host.child.try_wait().unwrap().is_none(), "host exited\n{}", host.transcript());
+    assert!(
+        host.child.try_wait().unwrap().is_none(),
+        "host exited\n{}",
+        host.transcript()
+    );
     assert_no_panic(&host.transcript());
 }
 
@@ -267,7 +401,10 @@ fn sys_exit_forms_are_reported_and_loop_continues() {
 /// `looping` is seen; checks the interrupted report and that a later save still runs.
 fn interrupt_while_running(blocking: &str, mut host_for: impl FnMut(&Project) -> Host) {
     let p = Project::new();
-    p.write("lib.py", &format!("import sys, time\nprint('looping', flush=True)\n{blocking}\n"));
+    p.write(
+        "lib.py",
+        &format!("import sys, time\nprint('looping', flush=True)\n{blocking}\n"),
+    );
     let mut host = host_for(&p);
     host.wait_for("looping");
     host.interrupt();
@@ -281,14 +418,25 @@ fn interrupt_while_running(blocking: &str, mut host_for: impl FnMut(&Project) ->
     let tb = stderr_of_run(&host, 1);
     assert!(tb.contains("Traceback (most recent call last):"), "{tb}");
     // Line 3 (the blocking call), or line 2 if the signal lands while `looping` is flushed.
-    assert!(tb.contains("lib.py\", line ") && tb.contains(", in <module>"), "{tb}");
+    assert!(
+        tb.contains("lib.py\", line ") && tb.contains(", in <module>"),
+        "{tb}"
+    );
     assert!(tb.lines().any(|l| l.trim() == "KeyboardInterrupt"), "{tb}");
     assert_only_user_frames(&tb);
 
     host.settle(QUIET);
-    assert!(host.child.try_wait().unwrap().is_none(), "host exited\n{}", host.transcript());
+    assert!(
+        host.child.try_wait().unwrap().is_none(),
+        "host exited\n{}",
+        host.transcript()
+    );
     save_in_place(&p.path("lib.py"), "print('after interrupt')\n");
-    assert!(wait_run(&mut host, 2).contains("ok: lib ran"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 2).contains("ok: lib ran"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("after interrupt");
     assert_no_panic(&host.transcript());
 }
@@ -317,9 +465,16 @@ fn ctrl_c_interrupts_blocking_stdin_read() {
 #[test]
 fn ctrl_c_interrupts_entrypoint_on_reload() {
     let p = Project::new();
-    p.write("lib.py", "import time\ndef main():\n    print('main', flush=True)\n");
+    p.write(
+        "lib.py",
+        "import time\ndef main():\n    print('main', flush=True)\n",
+    );
     let mut host = p.spawn(&["lib.py", "--entrypoint", "main"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     save_in_place(
         &p.path("lib.py"),
         "import time\ndef main():\n    print('looping', flush=True)\n    time.sleep(60)\n",
@@ -331,8 +486,15 @@ fn ctrl_c_interrupts_entrypoint_on_reload() {
     let tb = stderr_of_run(&host, 2);
     assert!(tb.contains("in main"), "{tb}");
     assert_only_user_frames(&tb);
-    save_in_place(&p.path("lib.py"), "def main():\n    print('main again', flush=True)\n");
-    assert!(wait_run(&mut host, 3).contains("ok:"), "{}", host.transcript());
+    save_in_place(
+        &p.path("lib.py"),
+        "def main():\n    print('main again', flush=True)\n",
+    );
+    assert!(
+        wait_run(&mut host, 3).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("main again");
 }
 
@@ -343,11 +505,20 @@ fn ctrl_c_while_idle_exits_130() {
     let p = Project::new();
     p.write("lib.py", "print('hello')\n");
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.settle(QUIET); // surely idle
     host.interrupt();
     let status = host.wait_exit(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(130), "{status:?}\n{}", host.transcript());
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?}\n{}",
+        host.transcript()
+    );
     assert_no_panic(&host.transcript());
 }
 
@@ -357,10 +528,19 @@ fn ctrl_c_right_after_first_run_exits_130() {
     let p = Project::new();
     p.write("lib.py", "print('hello')\n");
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.interrupt();
     let status = host.wait_exit(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(130), "{status:?}\n{}", host.transcript());
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?}\n{}",
+        host.transcript()
+    );
     assert_no_panic(&host.transcript());
 }
 
@@ -369,11 +549,20 @@ fn ctrl_c_while_idle_after_failed_run_exits_130() {
     let p = Project::new();
     p.write("lib.py", "raise ValueError('bad')\n");
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("error:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("error:"),
+        "{}",
+        host.transcript()
+    );
     host.settle(QUIET);
     host.interrupt();
     let status = host.wait_exit(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(130), "{status:?}\n{}", host.transcript());
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?}\n{}",
+        host.transcript()
+    );
 }
 
 #[test]
@@ -381,26 +570,51 @@ fn ctrl_c_right_after_a_reload_exits_130() {
     let p = Project::new();
     p.write("lib.py", "print('one')\n");
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     save_in_place(&p.path("lib.py"), "print('two')\n");
-    assert!(wait_run(&mut host, 2).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 2).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.interrupt();
     let status = host.wait_exit(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(130), "{status:?}\n{}", host.transcript());
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?}\n{}",
+        host.transcript()
+    );
 }
 
 #[test]
 fn ctrl_c_right_after_an_interrupted_run_exits_130() {
     let p = Project::new();
-    p.write("lib.py", "import time\nprint('looping', flush=True)\ntime.sleep(60)\n");
+    p.write(
+        "lib.py",
+        "import time\nprint('looping', flush=True)\ntime.sleep(60)\n",
+    );
     let mut host = p.spawn(&["lib.py"]);
     host.wait_for("looping");
     host.interrupt();
-    assert!(wait_run(&mut host, 1).contains("interrupted:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("interrupted:"),
+        "{}",
+        host.transcript()
+    );
     // Idle again: the next Ctrl-C ends the host.
     host.interrupt();
     let status = host.wait_exit(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(130), "{status:?}\n{}", host.transcript());
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?}\n{}",
+        host.transcript()
+    );
     assert_no_panic(&host.transcript());
 }
 
@@ -408,16 +622,32 @@ fn ctrl_c_right_after_an_interrupted_run_exits_130() {
 fn ctrl_c_after_interrupted_run_and_a_pause_exits_130() {
     // Same as above, but the stale wake-up from the first Ctrl-C has surely been consumed.
     let p = Project::new();
-    p.write("lib.py", "import time\nprint('looping', flush=True)\nwhile True: pass\n");
+    p.write(
+        "lib.py",
+        "import time\nprint('looping', flush=True)\nwhile True: pass\n",
+    );
     let mut host = p.spawn(&["lib.py"]);
     host.wait_for("looping");
     host.interrupt();
-    assert!(wait_run(&mut host, 1).contains("interrupted:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("interrupted:"),
+        "{}",
+        host.transcript()
+    );
     host.settle(QUIET);
-    assert!(host.child.try_wait().unwrap().is_none(), "a single Ctrl-C ended the host\n{}", host.transcript());
+    assert!(
+        host.child.try_wait().unwrap().is_none(),
+        "a single Ctrl-C ended the host\n{}",
+        host.transcript()
+    );
     host.interrupt();
     let status = host.wait_exit(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(130), "{status:?}\n{}", host.transcript());
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?}\n{}",
+        host.transcript()
+    );
 }
 
 /// Kills the child on drop (a failed assertion must not leave a host running).
@@ -438,9 +668,14 @@ fn ctrl_c_while_first_report_is_printing_is_not_lost() {
     // Ctrl-C pending: it must exit 130, not swallow the Ctrl-C and keep watching.
     use std::io::{BufRead, BufReader, Read};
     let p = Project::new();
-    p.write("lib.py", "print('ready', flush=True)\nraise ValueError('x' * 400000)\n");
+    p.write(
+        "lib.py",
+        "print('ready', flush=True)\nraise ValueError('x' * 400000)\n",
+    );
     let mut cmd = p.command(&["lib.py"]);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut host = KillOnDrop(cmd.spawn().unwrap());
     let pid = host.0.id();
     let mut stdout = BufReader::new(host.0.stdout.take().unwrap());
@@ -460,7 +695,10 @@ fn ctrl_c_while_first_report_is_printing_is_not_lost() {
                 return;
             }
         }
-        assert!(std::time::Instant::now() < deadline, "host never blocked writing its report");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host never blocked writing its report"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // SAFETY: signalling our own child.
@@ -483,7 +721,11 @@ fn ctrl_c_while_first_report_is_printing_is_not_lost() {
     };
     let _ = host.0.kill();
     let err = drain.join().unwrap();
-    let tail: String = err.lines().filter(|l| l.len() < 300).collect::<Vec<_>>().join("\n");
+    let tail: String = err
+        .lines()
+        .filter(|l| l.len() < 300)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert_eq!(
         status.and_then(|s| s.code()),
         Some(130),
@@ -496,29 +738,47 @@ fn ctrl_c_while_first_report_is_printing_is_not_lost() {
 #[test]
 fn module_deleting_its_own_file_is_survivable() {
     let p = Project::new();
-    let source = format!("import os\n{COUNTER}if counter == 1:\n    os.remove(__file__)\n    print('deleted myself')\n");
+    let source = format!(
+        "import os\n{COUNTER}if counter == 1:\n    os.remove(__file__)\n    print('deleted myself')\n"
+    );
     p.write("lib.py", &source);
     p.write("other.py", "");
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("counter 0");
 
     // Reload: the module deletes its own file and still ends fine.
     save_in_place(&p.path("lib.py"), &format!("{source}# again\n"));
-    assert!(wait_run(&mut host, 2).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 2).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("deleted myself");
     assert!(!p.path("lib.py").exists());
 
     // Another watched file is saved: reloading a module whose file is gone is an error, not a crash.
     save_in_place(&p.path("other.py"), "# touched\n");
     let status = wait_run(&mut host, 3);
-    assert!(status.starts_with("[hotload] error: lib failed"), "{status}\n{}", host.transcript());
+    assert!(
+        status.starts_with("[hotload] error: lib failed"),
+        "{status}\n{}",
+        host.transcript()
+    );
     assert!(status.contains("lib"), "{status}");
     assert_no_panic(&host.transcript());
 
     // The file comes back: the run picks up where it left off.
     save_in_place(&p.path("lib.py"), "print('back', counter)\n");
-    assert!(wait_run(&mut host, 4).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 4).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("back 1");
     assert_no_panic(&host.transcript());
 }
@@ -528,19 +788,36 @@ fn non_utf8_source_is_a_clear_error() {
     let p = Project::new();
     p.write("lib.py", "print('good start')\n");
     let mut host = p.spawn(&["lib.py"]);
-    assert!(wait_run(&mut host, 1).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     std::fs::write(p.path("lib.py"), b"x = '\xff'\n").unwrap();
     let status = wait_run(&mut host, 2);
-    assert!(status.starts_with("[hotload] error: lib failed"), "{status}");
-    assert!(status.contains("SyntaxError") || status.contains("UnicodeDecodeError"), "{status}");
+    assert!(
+        status.starts_with("[hotload] error: lib failed"),
+        "{status}"
+    );
+    assert!(
+        status.contains("SyntaxError") || status.contains("UnicodeDecodeError"),
+        "{status}"
+    );
     let tb = stderr_of_run(&host, 2);
-    assert!(tb.contains("utf-8") && tb.contains("0xff"), "message names the encoding problem:\n{tb}");
+    assert!(
+        tb.contains("utf-8") && tb.contains("0xff"),
+        "message names the encoding problem:\n{tb}"
+    );
     assert!(tb.contains("lib.py"), "{tb}");
     assert_only_user_frames(&tb);
     assert_no_panic(&host.transcript());
 
     save_in_place(&p.path("lib.py"), "print('good again')\n");
-    assert!(wait_run(&mut host, 3).contains("ok:"), "{}", host.transcript());
+    assert!(
+        wait_run(&mut host, 3).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
     host.wait_for("good again");
 }
 
@@ -562,15 +839,28 @@ fn non_utf8_file_name_in_exception_message_is_shown() {
     use std::os::unix::ffi::OsStrExt;
     let p = Project::new();
     std::fs::create_dir(p.path("data")).unwrap();
-    std::fs::write(p.path("data").join(std::ffi::OsStr::from_bytes(b"caf\xff.csv")), "").unwrap();
+    std::fs::write(
+        p.path("data")
+            .join(std::ffi::OsStr::from_bytes(b"caf\xff.csv")),
+        "",
+    )
+    .unwrap();
     p.write(
         "lib.py",
         "import os\nhere = os.path.dirname(__file__)\nfor name in os.listdir(os.path.join(here, 'data')):\n    raise ValueError('cannot parse ' + name)\n",
     );
     let out = p.run(&["lib.py", "--once"]);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("lib.py\", line 4"), "the user's traceback is shown:\n{}", out.stderr);
-    assert!(out.stderr.contains("ValueError: cannot parse caf"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("lib.py\", line 4"),
+        "the user's traceback is shown:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("ValueError: cannot parse caf"),
+        "{}",
+        out.stderr
+    );
     assert_no_panic(&format!("{}{}", out.stdout, out.stderr));
 }
 
@@ -579,7 +869,10 @@ fn non_utf8_file_name_in_exception_message_is_shown() {
 /// The host with stdout and stderr going to one pipe, as `cmd 2>&1` does.
 fn merged_command(p: &Project, args: &[&str]) -> Command {
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg("exec \"$0\" \"$@\" 2>&1").arg(BIN).args(args);
+    cmd.arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(BIN)
+        .args(args);
     cmd.current_dir(p.dir.path());
     for var in [
         "PYTHONUNBUFFERED",
@@ -609,7 +902,10 @@ fn module_output_is_flushed_before_status_line_once() {
     let out = merged_command(&p, &["lib.py", "--once"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{text}");
-    let pos = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"));
+    let pos = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+    };
     assert!(pos("OUT-LINE-1") < pos("OUT-LINE-2"), "{text}");
     assert!(pos("OUT-LINE-2") < pos("Traceback"), "{text}");
     assert!(pos("ERR-LINE") < pos("Traceback"), "{text}");
@@ -625,7 +921,10 @@ fn module_output_is_flushed_before_status_line_on_reload() {
     let first = index_of(&host, "FIRST-PRINT");
     assert!(first < index_of(&host, "(run 1)"), "{}", host.transcript());
 
-    save_in_place(&p.path("lib.py"), "print('SECOND-PRINT')\nraise ValueError('late')\n");
+    save_in_place(
+        &p.path("lib.py"),
+        "print('SECOND-PRINT')\nraise ValueError('late')\n",
+    );
     host.wait_for("(run 2)");
     let print_at = index_of(&host, "SECOND-PRINT");
     let tb_at = host
@@ -637,10 +936,21 @@ fn module_output_is_flushed_before_status_line_on_reload() {
         .map(|(i, _)| i)
         .unwrap_or_else(|| panic!("no traceback\n{}", host.transcript()));
     let status_at = index_of(&host, "(run 2)");
-    assert!(print_at < tb_at && tb_at < status_at, "{}", host.transcript());
+    assert!(
+        print_at < tb_at && tb_at < status_at,
+        "{}",
+        host.transcript()
+    );
 
     // sys.exit after a print: same order.
-    save_in_place(&p.path("lib.py"), "import sys\nprint('THIRD-PRINT')\nsys.exit(3)\n");
+    save_in_place(
+        &p.path("lib.py"),
+        "import sys\nprint('THIRD-PRINT')\nsys.exit(3)\n",
+    );
     host.wait_for("(run 3)");
-    assert!(index_of(&host, "THIRD-PRINT") < index_of(&host, "(run 3)"), "{}", host.transcript());
+    assert!(
+        index_of(&host, "THIRD-PRINT") < index_of(&host, "(run 3)"),
+        "{}",
+        host.transcript()
+    );
 }

@@ -52,7 +52,12 @@ fn drop_and_once_forget_rebuild_the_value() {
     assert_eq!(host.count("LOAD MODEL"), 1);
     assert_eq!(host.count("CONNECT"), 1);
     // Dropping both: the next run rebuilds them.
-    save_and_wait(&p, &mut host, "lib.py", &lib("print('dropped', hotload.drop('conn'), model.forget())"));
+    save_and_wait(
+        &p,
+        &mut host,
+        "lib.py",
+        &lib("print('dropped', hotload.drop('conn'), model.forget())"),
+    );
     host.wait_for("dropped True True");
     save_and_wait(&p, &mut host, "lib.py", &lib("# again"));
     host.wait_count("n=1", 2);
@@ -63,7 +68,8 @@ fn drop_and_once_forget_rebuild_the_value() {
 #[test]
 fn original_nameerror_trick_keeps_state() {
     let p = Project::new();
-    let lib = "try:\n    total = total + 1\nexcept NameError:\n    total = 1\nprint('total', total)\n";
+    let lib =
+        "try:\n    total = total + 1\nexcept NameError:\n    total = 1\nprint('total', total)\n";
     p.write("lib.py", lib);
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("total 1");
@@ -195,8 +201,18 @@ fn original_readme_launch_script_under_the_host() {
     host.settle(std::time::Duration::from_millis(300));
     assert_eq!(host.count("never reached"), 0);
     // The module body ran once per run: 3 results, no double run at start.
-    assert_eq!(host.count("Successfully reloaded lib"), 3, "{}", host.transcript());
-    let results: Vec<String> = host.stdout_text().lines().filter(|l| !l.starts_with("Successfully")).map(String::from).collect();
+    assert_eq!(
+        host.count("Successfully reloaded lib"),
+        3,
+        "{}",
+        host.transcript()
+    );
+    let results: Vec<String> = host
+        .stdout_text()
+        .lines()
+        .filter(|l| !l.starts_with("Successfully"))
+        .map(String::from)
+        .collect();
     assert_eq!(results, ["25", "169", "289"], "{}", host.transcript());
 }
 
@@ -208,7 +224,10 @@ fn original_post_reload_hook_example_under_the_host() {
     let mut host = p.spawn(&["launch.py"]);
     host.wait_for("[42, 42, 42]");
     host.wait_for("follow the white rabbit");
-    save_in_place(&p.path("mymath.py"), &MYMATH.replace("return 42", "return 7"));
+    save_in_place(
+        &p.path("mymath.py"),
+        &MYMATH.replace("return 42", "return 7"),
+    );
     host.wait_for("[7, 7, 7]");
     host.wait_count("follow the white rabbit", 2);
 }
@@ -217,7 +236,10 @@ fn original_post_reload_hook_example_under_the_host() {
 fn launch_steps_command_handle_reload_modules_and_function() {
     let p = Project::new();
     p.write("dep.py", "VALUE = 1\n");
-    p.write("lib.py", "import dep\ndef show():\n    print('value', dep.VALUE)\n");
+    p.write(
+        "lib.py",
+        "import dep\ndef show():\n    print('value', dep.VALUE)\n",
+    );
     p.write(
         "launch.py",
         "import hotload, lib\n\
@@ -261,12 +283,20 @@ fn original_launch_scripts_under_plain_python() {
     host.wait_for("[42, 42, 42]");
     // The polling loop compares mtimes; make sure the next save's mtime differs.
     std::thread::sleep(std::time::Duration::from_millis(20));
-    save_in_place(&p.path("mymath.py"), &MYMATH.replace("return 42", "return 9"));
+    save_in_place(
+        &p.path("mymath.py"),
+        &MYMATH.replace("return 42", "return 9"),
+    );
     host.wait_for("[9, 9, 9]");
     host.interrupt();
     let status = host.wait_exit(common::TIMEOUT);
     assert!(status.success(), "{}", host.transcript());
-    assert_eq!(host.count("Interrupt received, stopping hotload"), 1, "{}", host.transcript());
+    assert_eq!(
+        host.count("Interrupt received, stopping hotload"),
+        1,
+        "{}",
+        host.transcript()
+    );
 }
 
 #[test]
@@ -283,6 +313,10 @@ fn helpers_degrade_gracefully_under_plain_python() {
     );
     let out = plain_python(&p, "lib.py").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.trim(), "plain 42 y False False False 0 []");
 }

@@ -27,17 +27,42 @@ fn loads_since(host: &Host, from: usize) -> Vec<String> {
 #[test]
 fn dependency_save_reloads_it_then_its_importers_in_order() {
     let p = Project::new();
-    p.write("mymath.py", &module("mymath", "def f(x, y):\n    return x * x + y * y"));
-    p.write("middle.py", &module("middle", "from mymath import f\ndef g():\n    return f(1, 2) * 10"));
+    p.write(
+        "mymath.py",
+        &module("mymath", "def f(x, y):\n    return x * x + y * y"),
+    );
+    p.write(
+        "middle.py",
+        &module(
+            "middle",
+            "from mymath import f\ndef g():\n    return f(1, 2) * 10",
+        ),
+    );
     p.write("other.py", &module("other", "X = 1"));
-    p.write("lib.py", &module("lib", "from mymath import f\nimport middle, other\nprint('result', f(2, 3), middle.g())"));
+    p.write(
+        "lib.py",
+        &module(
+            "lib",
+            "from mymath import f\nimport middle, other\nprint('result', f(2, 3), middle.g())",
+        ),
+    );
     let mut host = p.spawn(&["lib.py", "--no-clear", "-v"]);
     host.wait_for("result 13 50");
     let mark = host.lines.len();
-    save_and_wait(&p, &mut host, "mymath.py", &module("mymath", "def f(x, y):\n    return x + y"));
+    save_and_wait(
+        &p,
+        &mut host,
+        "mymath.py",
+        &module("mymath", "def f(x, y):\n    return x + y"),
+    );
     host.wait_for("result 5 30");
     // mymath first, then its importer middle, then the entry; `other` imports nothing changed.
-    assert_eq!(loads_since(&host, mark), ["mymath", "middle", "lib"], "{}", host.transcript());
+    assert_eq!(
+        loads_since(&host, mark),
+        ["mymath", "middle", "lib"],
+        "{}",
+        host.transcript()
+    );
     host.wait_for("reload mymath");
     host.wait_for("reload middle");
 }
@@ -60,7 +85,13 @@ fn chain_of_modules_reloads_leaf_to_entry() {
     let p = Project::new();
     p.write("m0.py", &module("m0", "V = 0"));
     for i in 1..5 {
-        p.write(&format!("m{i}.py"), &module(&format!("m{i}"), &format!("import m{}\nV = m{}.V + 1", i - 1, i - 1)));
+        p.write(
+            &format!("m{i}.py"),
+            &module(
+                &format!("m{i}"),
+                &format!("import m{}\nV = m{}.V + 1", i - 1, i - 1),
+            ),
+        );
     }
     p.write("lib.py", &module("lib", "import m4\nprint('chain', m4.V)"));
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
@@ -68,20 +99,33 @@ fn chain_of_modules_reloads_leaf_to_entry() {
     let mark = host.lines.len();
     save_and_wait(&p, &mut host, "m0.py", &module("m0", "V = 100"));
     host.wait_for("chain 104");
-    assert_eq!(loads_since(&host, mark), ["m0", "m1", "m2", "m3", "m4", "lib"], "{}", host.transcript());
+    assert_eq!(
+        loads_since(&host, mark),
+        ["m0", "m1", "m2", "m3", "m4", "lib"],
+        "{}",
+        host.transcript()
+    );
 }
 
 #[test]
 fn import_cycles_neither_hang_nor_crash() {
     let p = Project::new();
-    p.write("a.py", &module("a", "import b\nA = 1\ndef total():\n    return A + b.B"));
+    p.write(
+        "a.py",
+        &module("a", "import b\nA = 1\ndef total():\n    return A + b.B"),
+    );
     p.write("b.py", &module("b", "import a\nB = 10"));
     p.write("lib.py", "import a\nprint('sum', a.total())\n");
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("sum 11");
     save_and_wait(&p, &mut host, "b.py", &module("b", "import a\nB = 20"));
     host.wait_for("sum 21");
-    save_and_wait(&p, &mut host, "a.py", &module("a", "import b\nA = 2\ndef total():\n    return A + b.B"));
+    save_and_wait(
+        &p,
+        &mut host,
+        "a.py",
+        &module("a", "import b\nA = 2\ndef total():\n    return A + b.B"),
+    );
     host.wait_for("sum 22");
 }
 
@@ -96,7 +140,12 @@ fn modules_never_loaded_are_not_imported_and_new_files_just_work() {
     assert_eq!(host.count("load unused"), 0, "{}", host.transcript());
     // A new module file, then the entry starts importing it.
     p.write("fresh.py", "VALUE = 'fresh'\n");
-    save_and_wait(&p, &mut host, "lib.py", "import fresh\nprint('got', fresh.VALUE)\n");
+    save_and_wait(
+        &p,
+        &mut host,
+        "lib.py",
+        "import fresh\nprint('got', fresh.VALUE)\n",
+    );
     host.wait_for("got fresh");
 }
 
@@ -104,15 +153,34 @@ fn modules_never_loaded_are_not_imported_and_new_files_just_work() {
 fn packages_and_relative_imports_are_followed() {
     let p = Project::new();
     p.write("pkg/__init__.py", &module("pkg", "from .sub import f"));
-    p.write("pkg/sub.py", &module("pkg.sub", "from . import helpers\ndef f():\n    return helpers.N"));
+    p.write(
+        "pkg/sub.py",
+        &module(
+            "pkg.sub",
+            "from . import helpers\ndef f():\n    return helpers.N",
+        ),
+    );
     p.write("pkg/helpers.py", &module("pkg.helpers", "N = 1"));
-    p.write("lib.py", &module("lib", "import pkg\nprint('pkg says', pkg.f())"));
+    p.write(
+        "lib.py",
+        &module("lib", "import pkg\nprint('pkg says', pkg.f())"),
+    );
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("pkg says 1");
     let mark = host.lines.len();
-    save_and_wait(&p, &mut host, "pkg/helpers.py", &module("pkg.helpers", "N = 2"));
+    save_and_wait(
+        &p,
+        &mut host,
+        "pkg/helpers.py",
+        &module("pkg.helpers", "N = 2"),
+    );
     host.wait_for("pkg says 2");
-    assert_eq!(loads_since(&host, mark), ["pkg.helpers", "pkg.sub", "pkg", "lib"], "{}", host.transcript());
+    assert_eq!(
+        loads_since(&host, mark),
+        ["pkg.helpers", "pkg.sub", "pkg", "lib"],
+        "{}",
+        host.transcript()
+    );
 }
 
 #[test]

@@ -14,10 +14,33 @@ fn save_and_wait(p: &Project, host: &mut Host, rel: &str, content: &str) {
 /// against version 2's code after the save by `main()`, the entrypoint, which runs after the
 /// reload and its patching. Every check prints `CHECK name value`.
 fn lib(v: u32) -> String {
-    let (ret, default, doc, prop, cls_attr, nested, lru, wrapped, dispatch, extra_field) = if v == 1 {
-        ("'old'", "1", "old doc", "'old prop'", "1", "'old nested'", "'lru old'", "'wrapped old'", "'int old'", "")
+    let (ret, default, doc, prop, cls_attr, nested, lru, wrapped, dispatch, extra_field) = if v == 1
+    {
+        (
+            "'old'",
+            "1",
+            "old doc",
+            "'old prop'",
+            "1",
+            "'old nested'",
+            "'lru old'",
+            "'wrapped old'",
+            "'int old'",
+            "",
+        )
     } else {
-        ("'new'", "2", "new doc", "'new prop'", "2", "'new nested'", "'lru new'", "'wrapped new'", "'int new'", "    extra: int = 7\n")
+        (
+            "'new'",
+            "2",
+            "new doc",
+            "'new prop'",
+            "2",
+            "'new nested'",
+            "'lru new'",
+            "'wrapped new'",
+            "'int new'",
+            "    extra: int = 7\n",
+        )
     };
     format!(
         r#"import dataclasses, enum, functools, pickle, hotload
@@ -124,7 +147,14 @@ fn check(host: &mut Host, name: &str, value: &str) {
 fn old_objects_run_new_code_after_a_deep_reload() {
     let p = Project::new();
     p.write("lib.py", &lib(1));
-    let mut host = p.spawn(&["lib.py", "--no-clear", "--reload", "deep", "--entrypoint", "main"]);
+    let mut host = p.spawn(&[
+        "lib.py",
+        "--no-clear",
+        "--reload",
+        "deep",
+        "--entrypoint",
+        "main",
+    ]);
     check(&mut host, "f", "old");
     host.wait_for("[hotload] ok");
     save_and_wait(&p, &mut host, "lib.py", &lib(2));
@@ -172,7 +202,14 @@ fn a_callback_stored_in_another_module_runs_the_new_code() {
         )
     };
     p.write("lib.py", &lib("v1"));
-    let mut host = p.spawn(&["lib.py", "--no-clear", "--reload", "deep", "--entrypoint", "main"]);
+    let mut host = p.spawn(&[
+        "lib.py",
+        "--no-clear",
+        "--reload",
+        "deep",
+        "--entrypoint",
+        "main",
+    ]);
     host.wait_for("callback says v1");
     save_and_wait(&p, &mut host, "lib.py", &lib("v2"));
     host.wait_for("callback says v2");
@@ -200,7 +237,14 @@ fn a_running_thread_picks_up_the_new_body() {
 fn changed_closure_falls_back_with_a_reason() {
     let p = Project::new();
     p.write("lib.py", "import hotload\ndef make():\n    a = 1\n    def inner():\n        return a\n    return inner\nf = make()\nf.__module__ = __name__\nkept = hotload.keep('f', lambda: f)\ndef main():\n    print('value', kept())\n");
-    let mut host = p.spawn(&["lib.py", "--no-clear", "--reload", "deep", "--entrypoint", "main"]);
+    let mut host = p.spawn(&[
+        "lib.py",
+        "--no-clear",
+        "--reload",
+        "deep",
+        "--entrypoint",
+        "main",
+    ]);
     host.wait_for("value 1");
     save_and_wait(
         &p,

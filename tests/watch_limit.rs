@@ -12,9 +12,16 @@ const LIMIT: &str = "/proc/sys/fs/inotify/max_user_watches";
 fn watches_in_use() -> usize {
     let mut n = 0;
     for proc in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        for fd in std::fs::read_dir(proc.path().join("fdinfo")).into_iter().flatten().flatten() {
+        for fd in std::fs::read_dir(proc.path().join("fdinfo"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if let Ok(text) = std::fs::read_to_string(fd.path()) {
-                n += text.lines().filter(|l| l.starts_with("inotify wd:")).count();
+                n += text
+                    .lines()
+                    .filter(|l| l.starts_with("inotify wd:"))
+                    .count();
             }
         }
     }
@@ -49,7 +56,11 @@ fn watch_limit_names_the_sysctl_and_poll() {
     let out = project.run(&["lib.py"]);
     drop(_restore);
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("fs.inotify.max_user_watches"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("fs.inotify.max_user_watches"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--poll"), "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 

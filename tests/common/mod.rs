@@ -108,7 +108,10 @@ impl Host {
         let mut child = cmd.spawn().expect("spawn hotload-host");
         let (tx, rx) = channel();
         for (stream, reader) in [
-            (Stream::Out, Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>),
+            (
+                Stream::Out,
+                Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            ),
             (Stream::Err, Box::new(child.stderr.take().unwrap())),
         ] {
             let tx = tx.clone();
@@ -136,16 +139,27 @@ impl Host {
     }
 
     pub fn stdout_text(&self) -> String {
-        self.lines.iter().filter(|(s, _)| *s == Stream::Out).map(|(_, l)| format!("{l}\n")).collect()
+        self.lines
+            .iter()
+            .filter(|(s, _)| *s == Stream::Out)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
     }
 
     pub fn stderr_text(&self) -> String {
-        self.lines.iter().filter(|(s, _)| *s == Stream::Err).map(|(_, l)| format!("{l}\n")).collect()
+        self.lines
+            .iter()
+            .filter(|(s, _)| *s == Stream::Err)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
     }
 
     /// Number of collected lines containing `needle`.
     pub fn count(&self, needle: &str) -> usize {
-        self.lines.iter().filter(|(_, l)| l.contains(needle)).count()
+        self.lines
+            .iter()
+            .filter(|(_, l)| l.contains(needle))
+            .count()
     }
 
     /// Waits until `n` lines in total contain `needle`; panics with the transcript otherwise.
@@ -216,7 +230,10 @@ impl Host {
             }
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
-                panic!("host did not exit in {timeout:?}\n--- transcript ---\n{}", self.transcript());
+                panic!(
+                    "host did not exit in {timeout:?}\n--- transcript ---\n{}",
+                    self.transcript()
+                );
             }
             if let Ok(line) = self.rx.recv_timeout(Duration::from_millis(5)) {
                 self.lines.push(line);
@@ -242,7 +259,12 @@ pub fn save_in_place(path: &Path, content: &str) {
 /// VS Code style: truncate first, then write a moment later in the same open file. A host that
 /// reloads on the first modify event would read an empty file.
 pub fn save_truncate_then_write(path: &Path, content: &str) {
-    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).create(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .create(true)
+        .open(path)
+        .unwrap();
     f.flush().unwrap();
     std::thread::sleep(Duration::from_millis(50));
     f.write_all(content.as_bytes()).unwrap();
@@ -254,7 +276,11 @@ pub fn save_truncate_then_write(path: &Path, content: &str) {
 
 /// Write a temp file beside the target, then rename it into place (atomic save).
 pub fn save_via_rename(path: &Path, content: &str) {
-    let tmp = path.with_file_name(format!(".{}.tmp{}", path.file_name().unwrap().to_str().unwrap(), std::process::id()));
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp{}",
+        path.file_name().unwrap().to_str().unwrap(),
+        std::process::id()
+    ));
     std::fs::write(&tmp, content).unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
