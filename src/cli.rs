@@ -88,6 +88,11 @@ pub struct Cli {
     #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "100")]
     pub poll: Option<u64>,
 
+    /// Wait until no file has changed for MS milliseconds before each run. Default 0: a lone
+    /// save runs at once, and only bursts (many files, or saves right after a run) wait 50 ms.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub debounce: u64,
+
     /// Print only the module's own output and errors; no status lines.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,

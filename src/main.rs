@@ -123,6 +123,8 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
             runs: 0,
             paused: false,
             pending: Vec::new(),
+            last_run_end: None,
+            debounce: std::time::Duration::from_millis(cli.debounce),
         };
         let Err(fatal) = session.run(py);
         terminal::restore();

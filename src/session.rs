@@ -17,8 +17,11 @@ use crate::terminal::{self, HELP, Key, Keys};
 use crate::ui::{Outcome, Ui, format_duration};
 use crate::watch::{Spec, Watch, WatchError};
 
-/// How long a burst (a checkout, a formatter) must be quiet before its single run.
+/// How long a burst (a checkout, a formatter) must be quiet before its run.
 const BURST_QUIET: Duration = Duration::from_millis(50);
+/// A save arriving this soon after the previous run ended continues a burst, not a new edit
+/// (no person saves again within 10 ms of seeing a result; a checkout or formatter does).
+const BURST_GAP: Duration = Duration::from_millis(10);
 /// A burst that never goes quiet still runs after this long.
 const BURST_MAX: Duration = Duration::from_secs(2);
 
@@ -44,6 +47,10 @@ pub struct Session<'a, 'py> {
     /// `p` pressed: saves are collected in `pending` and run once on resume.
     pub paused: bool,
     pub pending: Vec<PathBuf>,
+    /// When the last run ended (to tell a burst's later files from a new save).
+    pub last_run_end: Option<Instant>,
+    /// --debounce: wait this long without events before every run (0: run at once).
+    pub debounce: Duration,
 }
 
 enum Wake {
@@ -119,6 +126,7 @@ impl Session<'_, '_> {
             self.ui.detail(&format!("changed: {}", names.join(", ")));
         }
         let report = self.runner.run(changed, self.runs);
+        self.last_run_end = Some(Instant::now());
         self.ui.report_after(
             self.runner.label(),
             &report.outcome,
@@ -320,15 +328,18 @@ impl Session<'_, '_> {
                 return Ok(Err(control));
             }
         }
-        // Several files at once is a burst: wait for it to go quiet, then run once.
-        if changed.len() > 1 || lost {
-            let deadline = first_at + BURST_MAX;
+        // A lone save runs at once. Several files at once, or a save hard on the heels of the
+        // last run, is a burst: wait until it has been quiet, then run once for all of it.
+        let continues_burst = self.last_run_end.is_some_and(|end| first_at.saturating_duration_since(end) < BURST_GAP);
+        if changed.len() > 1 || lost || continues_burst || !self.debounce.is_zero() {
+            let quiet = if self.debounce.is_zero() { BURST_QUIET } else { self.debounce };
+            let deadline = first_at + BURST_MAX.max(quiet * 4);
             loop {
                 let now = Instant::now();
                 if now >= deadline {
                     break;
                 }
-                let timeout = BURST_QUIET.min(deadline - now);
+                let timeout = quiet.min(deadline - now);
                 match py.detach(|| rx.recv_timeout(timeout)) {
                     Ok(msg) => {
                         if let Some(control) = self.take(py, msg, &mut changed, &mut lost)? {

@@ -75,7 +75,11 @@ impl Watch {
         };
         let backend: Box<dyn Watcher> = with_sigint_blocked(|| match spec.poll {
             Some(interval) => {
-                let config = notify::Config::default().with_poll_interval(interval);
+                // notify's poller compares modification times in whole seconds; comparing
+                // contents is what catches two saves within the same second.
+                let config = notify::Config::default()
+                    .with_poll_interval(interval)
+                    .with_compare_contents(true);
                 notify::PollWatcher::new(handler, config).map(|w| Box::new(w) as Box<dyn Watcher>)
             }
             None => notify::RecommendedWatcher::new(handler, notify::Config::default())
@@ -190,9 +194,13 @@ impl Watch {
                 self.push_relevant(&files, out);
             }
             EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                // A directory deleted or moved away takes its subdirectories with it: forget
+                // them all, so that a new directory with the same name gets watched afresh.
                 for path in &event.paths {
-                    if self.dirs.remove(path) {
-                        let _ = self.backend.unwatch(path);
+                    let gone: Vec<PathBuf> = self.dirs.iter().filter(|d| d.starts_with(path)).cloned().collect();
+                    for dir in gone {
+                        self.dirs.remove(&dir);
+                        let _ = self.backend.unwatch(&dir);
                     }
                 }
             }
@@ -216,11 +224,12 @@ impl Watch {
             .chain(&self.glob_roots)
             .any(|r| dir.starts_with(r));
         if under_root && !self.dirs.contains(dir) && !self.dir_ignored(dir) {
-            // Files may have been written before the watch existed: report them as saved.
+            // Files may have been written before the watch existed: report them as saved,
+            // except those still open for writing (their close, now watched, will report them).
             let mut found = Vec::new();
             self.add_tree(dir, &mut found)?;
             for f in found {
-                if !out.contains(&f) {
+                if !out.contains(&f) && !open_for_writing(&f) {
                     out.push(f);
                 }
             }
@@ -352,6 +361,22 @@ impl Watch {
             dir = d.parent();
         }
     }
+}
+
+/// Whether some process has `path` open for writing: a read lease is refused exactly then.
+/// (Filesystems without leases, or files we do not own, answer "no".)
+fn open_for_writing(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    // SAFETY: fcntl lease calls on a descriptor we own; the lease is dropped at once.
+    let refused = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) } != 0
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
+    if !refused {
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+    }
+    refused
 }
 
 /// Editor swap, backup and temp files (Vim, Emacs, JetBrains, the usual `~`).
