@@ -38,8 +38,9 @@ pub struct FileValues {
     pub clear: Option<bool>,
     pub pre: Option<Spanned<String>>,
     pub post: Option<Spanned<String>>,
-    pub entrypoint: Option<String>,
-    pub poll: Option<u64>,
+    pub entrypoint: Option<Spanned<String>>,
+    /// Some(None): `poll = false` (OS events, said explicitly).
+    pub poll: Option<Option<u64>>,
     pub reload: Option<crate::cli::ReloadMode>,
     pub steps: Option<Vec<Spanned<Step>>>,
 }
@@ -160,9 +161,9 @@ fn parse_table(file: &ConfigFile, table: &Table) -> Result<FileValues, String> {
                         file.error_at(&s.span, "entrypoint must be a function name, e.g. \"main\"")
                     );
                 }
-                v.entrypoint = Some(s.value);
+                v.entrypoint = Some(s);
             }
-            "poll" => v.poll = poll(file, item)?,
+            "poll" => v.poll = Some(poll(file, item)?),
             "reload" => {
                 let s = string(file, item)?;
                 v.reload = Some(crate::cli::ReloadMode::parse(&s.value).ok_or_else(|| {
@@ -188,16 +189,16 @@ fn parse_table(file: &ConfigFile, table: &Table) -> Result<FileValues, String> {
             }
         }
     }
-    if v.steps.is_some() && (v.pre.is_some() || v.post.is_some()) {
-        let span = v
-            .pre
-            .as_ref()
-            .or(v.post.as_ref())
+    if v.steps.is_some() && (v.pre.is_some() || v.post.is_some() || v.entrypoint.is_some()) {
+        let span = [v.pre.as_ref(), v.post.as_ref(), v.entrypoint.as_ref()]
+            .into_iter()
+            .flatten()
             .map(|s| s.span.clone())
+            .next()
             .unwrap_or(0..0);
         return Err(file.error_at(
             &span,
-            "`pre`/`post` wrap the target's reload; with an explicit `steps` list, use `call` steps instead",
+            "`pre`/`post`/`entrypoint` wrap the target's reload; with an explicit `steps` list, use `call` steps instead",
         ));
     }
     Ok(v)
@@ -477,7 +478,7 @@ mod tests {
         assert_eq!(v.target.unwrap().value, "app.main");
         assert_eq!(v.watch.unwrap(), ["src", "conf/*.yaml"]);
         assert_eq!(v.clear, Some(false));
-        assert_eq!(v.poll, Some(250));
+        assert_eq!(v.poll, Some(Some(250)));
         assert_eq!(v.post.unwrap().value, "app.main:run");
     }
 

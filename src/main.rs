@@ -61,6 +61,7 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
         print!("{}", settings.describe());
         return Ok(0);
     }
+    settings.require_target()?;
     if cli.repl && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err("--repl needs a terminal on stdin".into());
     }

@@ -65,11 +65,6 @@ pub fn resolve(
         Some(t) => t.root.clone(),
         None => settings.project_dir(),
     };
-    let argv0 = target.as_ref().map(|t| t.argv0.clone()).unwrap_or_default();
-    let argv: Vec<&str> = std::iter::once(argv0.as_str())
-        .chain(settings.args.value.iter().map(String::as_str))
-        .collect();
-    call(host, "prepare", (root.display().to_string(), argv))?;
     if let Some(t) = &target
         && let Some(why) = call(
             host,
@@ -86,7 +81,14 @@ pub fn resolve(
         ));
     }
     let plan = plan::build(&settings, target.as_ref().map(|t| t.module.as_str()));
-    check_references(host, &settings, &plan)?;
+    check_references(host, &settings, &plan, &root)?;
+    // Only now, with everything checked, does the interpreter see the new root and argv: a
+    // rejected config changes nothing.
+    let argv0 = target.as_ref().map(|t| t.argv0.clone()).unwrap_or_default();
+    let argv: Vec<&str> = std::iter::once(argv0.as_str())
+        .chain(settings.args.value.iter().map(String::as_str))
+        .collect();
+    call(host, "prepare", (root.display().to_string(), argv))?;
     let label = match &target {
         Some(t) => t.module.clone(),
         None => "steps".into(),
@@ -104,15 +106,19 @@ fn check_references(
     host: &Bound<'_, PyModule>,
     settings: &Settings,
     plan: &[PlanStep],
+    root: &Path,
 ) -> Result<(), String> {
     for step in plan {
         let Some(reference) = step.reference() else {
             continue;
         };
-        let Some(problem) = call(host, "check_reference", (reference,))?
-            .extract::<Option<String>>()
-            .unwrap_or(None)
-        else {
+        let Some(problem) = call(
+            host,
+            "check_reference",
+            (reference, root.display().to_string()),
+        )?
+        .extract::<Option<String>>()
+        .unwrap_or(None) else {
             continue;
         };
         return Err(where_written(settings, reference, &problem));
@@ -122,10 +128,18 @@ fn check_references(
 
 /// Points at the config file position (or the flag) that named `reference`.
 fn where_written(settings: &Settings, reference: &str, problem: &str) -> String {
-    let from_flag = [(&settings.pre, "pre"), (&settings.post, "post")]
+    let is_entrypoint = |e: &str| reference.rsplit_once(':').is_some_and(|(_, f)| f == e);
+    let from_flag = [&settings.pre, &settings.post]
         .into_iter()
-        .find(|(s, _)| s.value.as_deref() == Some(reference))
-        .map(|(s, _)| s.origin.clone());
+        .find(|s| s.value.as_deref() == Some(reference))
+        .map(|s| s.origin.clone())
+        .or_else(|| {
+            let e = &settings.entrypoint;
+            e.value
+                .as_deref()
+                .filter(|v| is_entrypoint(v))
+                .map(|_| e.origin.clone())
+        });
     if let Some(origin @ (Origin::Cli(_) | Origin::Env(_))) = from_flag {
         return format!("{origin}: {problem}");
     }
@@ -135,6 +149,7 @@ fn where_written(settings: &Settings, reference: &str, problem: &str) -> String 
             .into_iter()
             .flatten()
             .filter(|s| s.value == reference)
+            .chain(v.entrypoint.as_ref().filter(|e| is_entrypoint(&e.value)))
             .map(|s| s.span.clone())
             .chain(
                 v.steps

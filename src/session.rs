@@ -211,6 +211,7 @@ impl Session<'_, '_> {
     /// On any error, show it and keep the previous config. Returns whether it was applied.
     fn reload_config(&mut self) -> Result<bool, String> {
         let loaded = project::settings(self.cli, &self.project.settings.cwd)
+            .and_then(|settings| settings.require_target().map(|()| settings))
             .and_then(|settings| Ok((project::lookup(&settings)?, settings)))
             .and_then(|(lookup, settings)| project::resolve(self.host, settings, lookup));
         let project = match loaded {
@@ -330,9 +331,15 @@ impl Session<'_, '_> {
         }
         // A lone save runs at once. Several files at once, or a save hard on the heels of the
         // last run, is a burst: wait until it has been quiet, then run once for all of it.
-        let continues_burst = self.last_run_end.is_some_and(|end| first_at.saturating_duration_since(end) < BURST_GAP);
+        let continues_burst = self
+            .last_run_end
+            .is_some_and(|end| first_at.saturating_duration_since(end) < BURST_GAP);
         if changed.len() > 1 || lost || continues_burst || !self.debounce.is_zero() {
-            let quiet = if self.debounce.is_zero() { BURST_QUIET } else { self.debounce };
+            let quiet = if self.debounce.is_zero() {
+                BURST_QUIET
+            } else {
+                self.debounce
+            };
             let deadline = first_at + BURST_MAX.max(quiet * 4);
             loop {
                 let now = Instant::now();

@@ -126,8 +126,12 @@ impl Settings {
             v.post.as_ref().map(|p| Some(p.value.clone())),
             here(),
         );
-        set(&mut self.entrypoint, v.entrypoint.clone().map(Some), here());
-        set(&mut self.poll, v.poll.map(Some), here());
+        set(
+            &mut self.entrypoint,
+            v.entrypoint.as_ref().map(|e| Some(e.value.clone())),
+            here(),
+        );
+        set(&mut self.poll, v.poll, here());
         set(&mut self.reload, v.reload, here());
         set(
             &mut self.steps,
@@ -269,6 +273,25 @@ impl Settings {
                 crate::config::check_callable_syntax(v).map_err(|e| format!("{flag}: {e}"))?;
             }
         }
+        if !self.steps.value.is_empty() {
+            for (s, key) in [
+                (&self.pre, "pre"),
+                (&self.post, "post"),
+                (&self.entrypoint, "entrypoint"),
+            ] {
+                if s.value.is_some() && !matches!(s.origin, Origin::File(_)) {
+                    return Err(format!(
+                        "{}: `{key}` wraps the target's reload, but the config has an explicit `steps` list; add a `call` step instead",
+                        s.origin
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Something to run: a target, or an explicit step list.
+    pub fn require_target(&self) -> Result<(), String> {
         if self.target.value.is_none() && self.steps.value.is_empty() {
             return Err(match &self.config {
                 Some(c) => format!("no target: give one (hotload-host lib.py) or set `target` in {}", c.path.display()),

@@ -197,7 +197,12 @@ impl Watch {
                 // A directory deleted or moved away takes its subdirectories with it: forget
                 // them all, so that a new directory with the same name gets watched afresh.
                 for path in &event.paths {
-                    let gone: Vec<PathBuf> = self.dirs.iter().filter(|d| d.starts_with(path)).cloned().collect();
+                    let gone: Vec<PathBuf> = self
+                        .dirs
+                        .iter()
+                        .filter(|d| d.starts_with(path))
+                        .cloned()
+                        .collect();
                     for dir in gone {
                         self.dirs.remove(&dir);
                         let _ = self.backend.unwatch(&dir);

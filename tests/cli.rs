@@ -179,9 +179,9 @@ fn reloads_keep_argv_and_environment() {
     let p = Project::new();
     p.write("lib.py", REPORTER);
     let mut host = p.spawn(&["lib.py", "--", "x"]);
-    host.wait_for("(run 1)");
+    host.wait_for("(run 1");
     save_in_place(&p.path("lib.py"), &format!("{REPORTER}# saved\n"));
-    host.wait_for("(run 2)");
+    host.wait_for("(run 2");
     host.wait_count("ARGS ['x']", 2);
     host.wait_count("ENV HOTLOAD_RUNNING", 2);
     host.settle(QUIET);
@@ -323,11 +323,11 @@ fn entrypoint_is_called_after_each_successful_reload_only() {
     let good = |n: u32| format!("print('body {n}')\ndef main():\n    print('main called {n}')\n");
     p.write("app.py", &good(1));
     let mut host = p.spawn(&["app.py", "--entrypoint", "main"]);
-    host.wait_for("(run 1)");
+    host.wait_for("(run 1");
     host.wait_for("main called 1");
 
     save_in_place(&p.path("app.py"), &good(2));
-    host.wait_for("(run 2)");
+    host.wait_for("(run 2");
     host.wait_for("main called 2");
 
     // A failing reload: the old main() still exists in the module, but must not be called.
@@ -335,7 +335,7 @@ fn entrypoint_is_called_after_each_successful_reload_only() {
         &p.path("app.py"),
         "print('body 3')\nraise ValueError('broken')\ndef main():\n    print('main called 3')\n",
     );
-    host.wait_for("(run 3)");
+    host.wait_for("(run 3");
     host.settle(QUIET);
     assert!(host.count("body 3") == 1, "{}", host.transcript());
     assert_eq!(
@@ -347,12 +347,12 @@ fn entrypoint_is_called_after_each_successful_reload_only() {
 
     // A syntax error: same.
     save_in_place(&p.path("app.py"), "def main(:\n");
-    host.wait_for("(run 4)");
+    host.wait_for("(run 4");
     host.settle(QUIET);
     assert_eq!(host.count("main called"), 2, "{}", host.transcript());
 
     save_in_place(&p.path("app.py"), &good(5));
-    host.wait_for("(run 5)");
+    host.wait_for("(run 5");
     host.wait_for("main called 5");
     assert_eq!(host.count("main called"), 3, "{}", host.transcript());
     assert_eq!(host.count("[hotload] ok:"), 3, "{}", host.transcript());
@@ -515,7 +515,7 @@ fn verbose_shows_watch_count_changed_paths_and_phases() {
     p.write("lib.py", "print('v')\n");
     p.write("sub/other.py", "");
     let mut host = p.spawn(&["lib.py", "-v"]);
-    host.wait_for("(run 1)");
+    host.wait_for("(run 1");
     let watching = host
         .lines
         .iter()
@@ -528,7 +528,7 @@ fn verbose_shows_watch_count_changed_paths_and_phases() {
     );
 
     save_in_place(&p.path("lib.py"), "print('v2')\n");
-    host.wait_for("(run 2)");
+    host.wait_for("(run 2");
     host.wait_for("save→done");
     let changed = format!("[hotload] changed: {}", canon(&p.path("lib.py")).display());
     assert_eq!(host.count(&changed), 1, "{}", host.transcript());
@@ -547,7 +547,7 @@ fn verbose_shows_watch_count_changed_paths_and_phases() {
     let status_at = host
         .lines
         .iter()
-        .position(|(_, l)| l.contains("(run 2)"))
+        .position(|(_, l)| l.contains("(run 2"))
         .unwrap();
     assert!(changed_at < status_at, "{}", host.transcript());
 }
@@ -603,9 +603,9 @@ fn no_clear_codes_when_stdout_is_not_a_terminal() {
         let mut args = vec!["lib.py"];
         args.extend_from_slice(flags);
         let mut host = p.spawn(&args);
-        host.wait_for("(run 1)");
+        host.wait_for("(run 1");
         save_in_place(&p.path("lib.py"), "print('line')\n");
-        host.wait_for("(run 2)");
+        host.wait_for("(run 2");
         host.wait_count("line", 2);
         let all = host.transcript();
         assert!(
@@ -629,12 +629,12 @@ fn hotload_no_clear_environment_is_accepted() {
     cmd.env("HOTLOAD_NO_CLEAR", "HOTLOAD_NO_CLEAR")
         .stdin(Stdio::null());
     let mut host = Host::spawn(cmd);
-    host.wait_for("(run 1)");
+    host.wait_for("(run 1");
     save_in_place(
         &p.path("lib.py"),
         "import os\nprint('NO_CLEAR', os.environ.get('HOTLOAD_NO_CLEAR'))\n",
     );
-    host.wait_for("(run 2)");
+    host.wait_for("(run 2");
     host.wait_count("NO_CLEAR HOTLOAD_NO_CLEAR", 2);
     assert_eq!(host.count("[hotload] ok:"), 2, "{}", host.transcript());
     assert!(

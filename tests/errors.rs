@@ -25,19 +25,28 @@ fn assert_no_panic(text: &str) {
     }
 }
 
+/// Whether `line` is the status line of run `run`: `(run N)` or `(run N, after saving x.py)`.
+fn is_status_of(line: &str, run: u64) -> bool {
+    line.starts_with("[hotload]")
+        && (line.contains(&format!("(run {run})")) || line.contains(&format!("(run {run},")))
+}
+
 /// The stderr line of a given run (`(run N)`), which must exist already.
 fn status_of_run(host: &Host, run: u64) -> String {
-    let tag = format!("(run {run})");
+    // `(run N)`, or `(run N, after saving x.py)` for runs a save triggered.
+    let tags = [format!("(run {run})"), format!("(run {run},")];
     host.lines
         .iter()
-        .find(|(s, l)| *s == Stream::Err && l.starts_with("[hotload]") && l.contains(&tag))
+        .find(|(s, l)| {
+            *s == Stream::Err && l.starts_with("[hotload]") && tags.iter().any(|t| l.contains(t))
+        })
         .map(|(_, l)| l.clone())
         .unwrap_or_else(|| panic!("no status line for run {run}\n{}", host.transcript()))
 }
 
 /// Waits for the status line of run `run` and returns it.
 fn wait_run(host: &mut Host, run: u64) -> String {
-    host.wait_for(&format!("(run {run})"));
+    host.wait_for(&format!("(run {run}"));
     status_of_run(host, run)
 }
 
@@ -60,13 +69,13 @@ fn stderr_of_run(host: &Host, run: u64) -> String {
         .collect();
     let end = err
         .iter()
-        .position(|l| l.starts_with("[hotload]") && l.contains(&format!("(run {run})")))
+        .position(|l| is_status_of(l, run))
         .unwrap_or_else(|| panic!("no status line for run {run}\n{}", host.transcript()));
     let start = if run <= 1 {
         0
     } else {
         err.iter()
-            .position(|l| l.starts_with("[hotload]") && l.contains(&format!("(run {})", run - 1)))
+            .position(|l| is_status_of(l, run - 1))
             .map_or(0, |i| i + 1)
     };
     err[start..=end].iter().map(|l| format!("{l}\n")).collect()
@@ -917,15 +926,15 @@ fn module_output_is_flushed_before_status_line_on_reload() {
     let p = Project::new();
     p.write("lib.py", "print('FIRST-PRINT')\n");
     let mut host = Host::spawn(merged_command(&p, &["lib.py"]));
-    host.wait_for("(run 1)");
+    host.wait_for("(run 1");
     let first = index_of(&host, "FIRST-PRINT");
-    assert!(first < index_of(&host, "(run 1)"), "{}", host.transcript());
+    assert!(first < index_of(&host, "(run 1"), "{}", host.transcript());
 
     save_in_place(
         &p.path("lib.py"),
         "print('SECOND-PRINT')\nraise ValueError('late')\n",
     );
-    host.wait_for("(run 2)");
+    host.wait_for("(run 2");
     let print_at = index_of(&host, "SECOND-PRINT");
     let tb_at = host
         .lines
@@ -935,7 +944,7 @@ fn module_output_is_flushed_before_status_line_on_reload() {
         .find(|(_, (_, l))| l.contains("Traceback"))
         .map(|(i, _)| i)
         .unwrap_or_else(|| panic!("no traceback\n{}", host.transcript()));
-    let status_at = index_of(&host, "(run 2)");
+    let status_at = index_of(&host, "(run 2");
     assert!(
         print_at < tb_at && tb_at < status_at,
         "{}",
@@ -947,9 +956,9 @@ fn module_output_is_flushed_before_status_line_on_reload() {
         &p.path("lib.py"),
         "import sys\nprint('THIRD-PRINT')\nsys.exit(3)\n",
     );
-    host.wait_for("(run 3)");
+    host.wait_for("(run 3");
     assert!(
-        index_of(&host, "THIRD-PRINT") < index_of(&host, "(run 3)"),
+        index_of(&host, "THIRD-PRINT") < index_of(&host, "(run 3"),
         "{}",
         host.transcript()
     );

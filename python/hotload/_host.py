@@ -34,6 +34,8 @@ _watch_override = None
 _mode = "changed"
 _graph = ImportGraph()
 _reloaded_this_run = set()
+# Modules that the plan's own reload steps reload (each in its step, in step order).
+_plan_reloads = set()
 
 
 def configure(mode, roots):
@@ -78,11 +80,11 @@ def shadowed_by(name, root):
     return None
 
 
-def check_reference(ref):
+def check_reference(ref, root):
     """Why `module` or `module:function` cannot be resolved, or None. Runs no user code: the
     module is located on sys.path without importing it and its source is only parsed."""
     module_name, _, func_name = ref.partition(":")
-    spec = _locate(module_name)
+    spec = _locate(module_name, [root] + sys.path)
     if spec is None:
         return "no module named '%s' on sys.path" % module_name
     if not func_name or not (spec.origin or "").endswith(".py"):
@@ -134,11 +136,10 @@ def _module_level(body):
             yield from _module_level(case.body)
 
 
-def _locate(module_name):
-    """The spec of a module found on sys.path, parents included, without importing anything."""
+def _locate(module_name, paths):
+    """The spec of a module found on `paths`, parents included, without importing anything."""
     if module_name in sys.modules:
         return getattr(sys.modules[module_name], "__spec__", None) or importlib.machinery.ModuleSpec(module_name, None)
-    paths = sys.path
     spec = None
     parts = module_name.split(".")
     for i in range(len(parts)):
@@ -189,8 +190,11 @@ def run(plan, changed, phases, run_no):
                 errors.append("")  # run_steps printed each traceback itself
             phases.append(("steps", time.perf_counter_ns() - t0))
         else:
+            _plan_reloads.clear()
+            _plan_reloads.update(arg for kind, arg in plan if kind == "reload")
             for kind, arg in plan:
                 t0 = time.perf_counter_ns()
+                failures = len(errors)
                 if kind == "clear":
                     _clear()
                 elif kind == "pre":
@@ -204,7 +208,8 @@ def run(plan, changed, phases, run_no):
                     _run_command(arg)
                 if kind not in ("clear", "reload"):
                     phases.append(("%s %s" % (kind, arg), time.perf_counter_ns() - t0))
-                if errors and kind != "pre" or _launch is not None:
+                # A failed step stops the run; a failed pre hook does not (the reload goes on).
+                if len(errors) > failures and kind != "pre" or _launch is not None:
                     break
     except SystemExit as exc:
         return "exit", _exit_code_text(exc.code)
@@ -250,7 +255,7 @@ def _reload_dependencies(entry, changed, phases):
         return  # the common save: only the entry changed, nothing else to reload
     for dep in _graph.reload_order(changed, entry):
         module = sys.modules.get(dep)
-        if module is None or dep in _reloaded_this_run:
+        if module is None or dep in _reloaded_this_run or dep in _plan_reloads:
             continue
         t0 = time.perf_counter_ns()
         _reload(module)
@@ -322,7 +327,7 @@ def _load(name, errors, phases, changed):
         t0 = time.perf_counter_ns()
         if module is None:
             importlib.import_module(name)
-        else:
+        elif name not in _reloaded_this_run:
             _check_source_exists(module)
             _reload(module)
         _reloaded_this_run.add(name)

@@ -1,0 +1,1 @@
+"""A small config-driven project: see ../hotload.toml and ../README.md."""
