@@ -434,7 +434,11 @@ fn burst_of_50_writes_runs_at_most_twice_by_default() {
     let mut host = burst_host(&project, 50);
     for round in 1..=5 {
         let n = burst_round(&mut host, &files, round, save_in_place);
-        assert!(n <= 2, "burst {round} ran {n} times\n--- transcript ---\n{}", host.transcript());
+        assert!(
+            n <= 2,
+            "burst {round} ran {n} times\n--- transcript ---\n{}",
+            host.transcript()
+        );
     }
 }
 
@@ -445,7 +449,12 @@ fn burst_of_50_writes_runs_exactly_once_with_debounce() {
     let mut host = burst_host_with(&project, 50, &["--debounce", "50"]);
     for round in 1..=5 {
         let n = burst_round(&mut host, &files, round, save_in_place);
-        assert_eq!(n, 1, "burst {round} must run once\n--- transcript ---\n{}", host.transcript());
+        assert_eq!(
+            n,
+            1,
+            "burst {round} must run once\n--- transcript ---\n{}",
+            host.transcript()
+        );
     }
 }
 
@@ -456,7 +465,11 @@ fn checkout_like_burst_of_300_renames_runs_at_most_twice_by_default() {
     let mut host = burst_host(&project, 300);
     for round in 1..=5 {
         let n = burst_round(&mut host, &files, round, save_via_rename);
-        assert!(n <= 2, "burst {round} ran {n} times\n--- transcript ---\n{}", host.transcript());
+        assert!(
+            n <= 2,
+            "burst {round} ran {n} times\n--- transcript ---\n{}",
+            host.transcript()
+        );
     }
 }
 
@@ -467,7 +480,12 @@ fn checkout_like_burst_of_300_renames_runs_exactly_once_with_debounce() {
     let mut host = burst_host_with(&project, 300, &["--debounce", "50"]);
     for round in 1..=5 {
         let n = burst_round(&mut host, &files, round, save_via_rename);
-        assert_eq!(n, 1, "burst {round} must run once\n--- transcript ---\n{}", host.transcript());
+        assert_eq!(
+            n,
+            1,
+            "burst {round} must run once\n--- transcript ---\n{}",
+            host.transcript()
+        );
     }
 }
 
@@ -491,13 +509,22 @@ fn formatter_burst(extra: &[&str]) -> (Host, usize) {
 #[test]
 fn formatter_like_burst_with_writes_a_few_ms_apart_runs_at_most_twice() {
     let (host, n) = formatter_burst(&[]);
-    assert!(n <= 2, "the formatter run caused {n} runs\n--- transcript ---\n{}", host.transcript());
+    assert!(
+        n <= 2,
+        "the formatter run caused {n} runs\n--- transcript ---\n{}",
+        host.transcript()
+    );
 }
 
 #[test]
 fn formatter_like_burst_runs_once_with_debounce() {
     let (host, n) = formatter_burst(&["--debounce", "50"]);
-    assert_eq!(n, 1, "the formatter run caused {n} runs\n--- transcript ---\n{}", host.transcript());
+    assert_eq!(
+        n,
+        1,
+        "the formatter run caused {n} runs\n--- transcript ---\n{}",
+        host.transcript()
+    );
 }
 
 // ---- 4. Deleted, recreated and new files and directories ----
