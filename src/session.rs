@@ -127,6 +127,9 @@ impl Session<'_, '_> {
         }
         let report = self.runner.run(changed, self.runs);
         self.last_run_end = Some(Instant::now());
+        if let Some(keys) = &mut self.keys {
+            keys.after_run();
+        }
         self.ui.report_after(
             self.runner.label(),
             &report.outcome,

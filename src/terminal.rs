@@ -62,6 +62,14 @@ impl Keys {
         restore();
     }
 
+    /// Right after user code ran (before the status line, which is when a person starts
+    /// typing commands again): what was typed meanwhile was typed for the module, and what it
+    /// did not read is discarded rather than taken as commands.
+    pub fn after_run(&mut self) {
+        // SAFETY: discarding unread input on our own terminal.
+        unsafe { libc::tcflush(STDIN, libc::TCIFLUSH) };
+    }
+
     /// Stdin was reported readable: the keys typed since (possibly none, if the module read
     /// them itself meanwhile).
     pub fn take(&mut self) -> Vec<Key> {
