@@ -1,12 +1,12 @@
 # Serves the `hotload` package from sources compiled into the hotload-host binary, so that
 # `import hotload` works in the user's interpreter with no install step. Installed first on
 # sys.meta_path: the host's own copy wins over an installed or copied-in hotload.py.
+# (Plain classes rather than importlib.abc: that import alone costs milliseconds at start.)
 import sys
-from importlib.abc import Loader, MetaPathFinder
-from importlib.util import spec_from_loader
+from importlib.machinery import ModuleSpec
 
 
-class EmbeddedFinder(MetaPathFinder, Loader):
+class EmbeddedFinder:
     def __init__(self, sources):
         self.sources = sources  # module name -> (source text, is_package)
 
@@ -14,8 +14,10 @@ class EmbeddedFinder(MetaPathFinder, Loader):
         if fullname not in self.sources:
             return None
         is_package = self.sources[fullname][1]
-        spec = spec_from_loader(fullname, self, origin=self._filename(fullname), is_package=is_package)
+        spec = ModuleSpec(fullname, self, origin=self._filename(fullname), is_package=is_package)
         spec.has_location = True
+        if is_package:
+            spec.submodule_search_locations = []
         return spec
 
     def create_module(self, spec):
@@ -28,6 +30,9 @@ class EmbeddedFinder(MetaPathFinder, Loader):
 
     def get_source(self, fullname):
         return self.sources[fullname][0]
+
+    def invalidate_caches(self):
+        pass
 
     def _filename(self, fullname):
         leaf = "__init__.py" if self.sources[fullname][1] else fullname.rpartition(".")[2] + ".py"

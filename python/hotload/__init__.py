@@ -19,10 +19,11 @@ The original hotload API (`hotload.hotload(watch=..., steps=...)`, `ReloadedPyth
 is here unchanged; see `hotload._original`.
 """
 
+from __future__ import annotations
+
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import TYPE_CHECKING
 
 from hotload._original import (
     ClearTerminal,
@@ -55,8 +56,11 @@ __all__ = [
     "running",
 ]
 
-T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:  # typing costs milliseconds at start-up; annotations are strings anyway
+    from typing import Any, Callable, List, Optional, TypeVar
+
+    T = TypeVar("T")
+    F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING = object()
 
@@ -66,21 +70,40 @@ def running() -> bool:
     return _state["under_host"] or os.environ.get("HOTLOAD_RUNNING") == "HOTLOAD_RUNNING"
 
 
-@dataclass(frozen=True)
 class ReloadInfo:
-    """What the current run is: see `info()`."""
+    """What the current run is: see `info()`.
 
-    running: bool
-    """Running under hotload-host (or the original hotload)."""
-    under_host: bool
-    """Running under hotload-host specifically."""
-    run: int
-    """1 for the first import, 2 for the first reload, ...; 0 outside any hotload loop."""
-    changed: List[str] = field(default_factory=list)
-    """Absolute paths of the files whose save triggered this run (empty for the first)."""
-    previous_run: Optional[float] = None
-    """time.time() at the start of the previous run, or None."""
+    running       running under hotload-host (or the original hotload)
+    under_host    running under hotload-host specifically
+    run           1 for the first import, 2 for the first reload, ...; 0 outside any loop
+    changed       absolute paths of the files whose save triggered this run
+    previous_run  time.time() at the start of the previous run, or None
+    """
 
+    __slots__ = ("running", "under_host", "run", "changed", "previous_run")
+
+    def __init__(
+        self,
+        running: bool,
+        under_host: bool,
+        run: int,
+        changed: List[str],
+        previous_run: Optional[float] = None,
+    ) -> None:
+        self.running = running
+        self.under_host = under_host
+        self.run = run
+        self.changed = changed
+        self.previous_run = previous_run
+
+    def __repr__(self) -> str:
+        fields = ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.__slots__)
+        return "ReloadInfo(%s)" % fields
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ReloadInfo) and all(
+            getattr(self, n) == getattr(other, n) for n in self.__slots__
+        )
 
 def info() -> ReloadInfo:
     """Information about the current run."""

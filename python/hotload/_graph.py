@@ -7,7 +7,6 @@ functions alike), cached by file size and modification time, so a reload re-pars
 that changed.
 """
 
-import ast
 import os
 import sys
 
@@ -110,6 +109,8 @@ def _installed(path):
 
 
 def _imported_names(name, path):
+    import ast
+
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), path)

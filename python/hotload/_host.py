@@ -5,7 +5,6 @@ one run: import or reload the target, call its entrypoint, turn whatever it rais
 user can act on, and flush the module's output before the host prints its own line.
 """
 
-import ast
 import importlib
 import importlib.machinery
 import importlib.util
@@ -13,7 +12,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 
 from hotload._graph import ImportGraph
 from hotload._original import LaunchHandOver, run_steps
@@ -34,6 +32,8 @@ _watch_override = None
 _mode = "changed"
 _graph = ImportGraph()
 _reloaded_this_run = set()
+# Source files of the modules the host has (re)loaded: saves of these need no import-cache reset.
+_loaded_sources = set()
 # Modules that the plan's own reload steps reload (each in its step, in step order).
 _plan_reloads = set()
 
@@ -83,6 +83,8 @@ def shadowed_by(name, root):
 def check_reference(ref, root):
     """Why `module` or `module:function` cannot be resolved, or None. Runs no user code: the
     module is located on sys.path without importing it and its source is only parsed."""
+    import ast
+
     module_name, _, func_name = ref.partition(":")
     spec = _locate(module_name, [root] + sys.path)
     if spec is None:
@@ -115,6 +117,8 @@ def check_reference(ref, root):
 
 
 def _defines_dynamically(node):
+    import ast
+
     return any(
         isinstance(sub, ast.Name) and sub.id in ("globals", "exec", "setattr", "vars")
         for sub in ast.walk(node)
@@ -124,6 +128,8 @@ def _defines_dynamically(node):
 def _module_level(body):
     """Statements that run at module level, including those inside if/try/with/for blocks
     (definitions inside functions and classes do not count)."""
+    import ast
+
     for node in body:
         yield node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -183,7 +189,9 @@ def run(plan, changed, phases, run_no):
     errors = []
     try:
         _forget_bytecode(changed)
-        importlib.invalidate_caches()
+        if any(os.path.realpath(p) not in _loaded_sources for p in changed):
+            # A file no loaded module came from: maybe a new module; let imports find it.
+            importlib.invalidate_caches()
         if _launch is not None:
             t0 = time.perf_counter_ns()
             if not run_steps(_launch.steps, changed, format_exception):
@@ -273,13 +281,25 @@ def _check_source_exists(module):
 
 
 def _reload(module):
-    """importlib.reload, plus in-place patching of the old objects in deep mode."""
-    if _mode != "deep":
+    """importlib.reload, plus in-place patching of the old objects in deep mode. No bytecode
+    is written for the reloaded module: the next save would only delete it again (and writing
+    it costs as much as the reload itself)."""
+    before = snapshot(module) if _mode == "deep" else None
+    writes = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
         importlib.reload(module)
-        return
-    before = snapshot(module)
-    importlib.reload(module)
-    patch_module(module, before, _note)
+    finally:
+        sys.dont_write_bytecode = writes
+    _remember_source(module)
+    if before is not None:
+        patch_module(module, before, _note)
+
+
+def _remember_source(module):
+    origin = getattr(getattr(module, "__spec__", None), "origin", None)
+    if origin:
+        _loaded_sources.add(os.path.realpath(origin))
 
 
 def _note(text):
@@ -326,7 +346,7 @@ def _load(name, errors, phases, changed):
             _reload_dependencies(name, changed, phases)
         t0 = time.perf_counter_ns()
         if module is None:
-            importlib.import_module(name)
+            _remember_source(importlib.import_module(name))
         elif name not in _reloaded_this_run:
             _check_source_exists(module)
             _reload(module)
@@ -387,6 +407,8 @@ def flush():
 
 def format_exception(exc):
     """A traceback with the host's and importlib's frames left out."""
+    import traceback
+
     if isinstance(exc, PlainError):
         return _printable("%s\n" % exc)
     seen = set()

@@ -5,17 +5,21 @@ the original did) and under `hotload-host launch.py`, where `hotload()` hands it
 steps to the host's event-driven loop instead of polling.
 """
 
+from __future__ import annotations
+
 import datetime
 import importlib
-from abc import ABC, abstractmethod
 import os
 import sys
 import time
-import traceback
+from abc import ABC, abstractmethod
 from types import FunctionType, ModuleType
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING
 
 from hotload._state import begin_run, state
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, List, Optional
 
 
 def listfiles(folder: str, ext: str = "") -> List[str]:
@@ -165,6 +169,8 @@ def run_steps(
             sys.stdout.flush()
             print("Error running {}".format(step), file=sys.stderr)
             if format_exc is None:
+                import traceback
+
                 traceback.print_exc()
             else:
                 sys.stderr.write(format_exc(exc))

@@ -1,0 +1,1300 @@
+#!/usr/bin/env python3
+"""hotload-host benchmark: one command, every case side by side.
+
+    python3 bench/run.py            # full run (~3-4 min on a 2-core VM)
+    python3 bench/run.py --quick    # short run (~1.5 min)
+
+The harness itself uses only the standard library. It creates bench/.venv (numpy, pandas,
+matplotlib from PyPI) with the same python3 it runs under; hotload-host and every Python tool
+it is compared with run inside that venv. Results: bench/results/latest.md (table),
+bench/results/latest.json (raw samples), bench/results/latency.png (plot). Timings are reported,
+never asserted. See bench/README.md.
+"""
+
+import argparse
+import atexit
+import datetime
+import gc
+import json
+import os
+import platform
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+import bench_modules as bm  # noqa: E402
+
+RESULTS = BENCH / "results"
+VENV = BENCH / ".venv"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+WANTED = ["numpy", "pandas", "matplotlib"]
+PENDING = "pending (reload-strategy issue)"
+
+# --------------------------------------------------------------------------------------------
+# Children and temporary trees: always cleaned up (try/finally in each case, plus atexit and
+# SIGTERM/SIGHUP handlers as a last resort). Every child runs in its own session, so a Ctrl-C
+# at the terminal reaches only the harness, which then ends its children by their id.
+
+_children = []
+_tempdirs = []
+
+
+def _cleanup():
+    for p in _children:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)  # the child leads its own process group
+            except OSError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except Exception:
+                pass
+    for d in _tempdirs:
+        shutil.rmtree(d, ignore_errors=True)
+    _tempdirs.clear()
+
+
+def _on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGHUP, _on_signal)
+
+
+def mkdtemp(args, tag):
+    d = Path(tempfile.mkdtemp(prefix="hotload-bench-%s-" % tag, dir=args.tmpdir)).resolve()
+    _tempdirs.append(d)
+    return d
+
+
+def rmtree(d):
+    shutil.rmtree(d, ignore_errors=True)
+    if d in _tempdirs:
+        _tempdirs.remove(d)
+
+
+_T0 = time.perf_counter()
+
+
+def log(msg):
+    print("[bench %5.1fs] %s" % (time.perf_counter() - _T0, msg), file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# Environment: explicit for every spawned process. No PYTHON* variable leaks in from the shell
+# (notably PYTHONUNBUFFERED and PYTHONDONTWRITEBYTECODE, which real users do not have).
+
+def child_env(venv):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTHON") and not k.startswith("HOTLOAD_")
+           and k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "MPLBACKEND", "MPLCONFIGDIR")}
+    env["NO_COLOR"] = "1"
+    if venv:
+        env["VIRTUAL_ENV"] = str(VENV)
+        env["PATH"] = "%s:%s" % (VENV / "bin", env.get("PATH", "/usr/bin:/bin"))
+    return env
+
+
+# --------------------------------------------------------------------------------------------
+# A child whose stdout/stderr the harness reads without blocking (poll + non-blocking reads),
+# timestamping stdout with perf_counter_ns the moment poll reports data.
+
+class Proc:
+    def __init__(self, argv, cwd, env, stdin=subprocess.DEVNULL):
+        self.argv = [str(a) for a in argv]
+        self.popen = subprocess.Popen(self.argv, cwd=str(cwd), env=env, stdin=stdin,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      start_new_session=True)
+        _children.append(self.popen)
+        self.pid = self.popen.pid
+        self.out_fd = self.popen.stdout.fileno()
+        self.err_fd = self.popen.stderr.fileno()
+        self.bufs = {self.out_fd: bytearray(), self.err_fd: bytearray()}
+        self.poller = select.poll()
+        self.open = set()
+        for fd in (self.out_fd, self.err_fd):
+            os.set_blocking(fd, False)
+            self.poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            self.open.add(fd)
+        self.search_from = 0
+        self.returncode = None
+
+    @property
+    def out(self):
+        return self.bufs[self.out_fd]
+
+    @property
+    def err_text(self):
+        return self.bufs[self.err_fd].decode(errors="replace")
+
+    def pump(self, timeout_ms):
+        """Reads whatever is ready within timeout_ms; returns the time stdout data arrived."""
+        if not self.open:
+            if timeout_ms > 0:
+                time.sleep(timeout_ms / 1000.0)
+            return None
+        events = self.poller.poll(timeout_ms)
+        ts = time.perf_counter_ns()
+        got_out = None
+        for fd, _ev in events:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if data:
+                self.bufs[fd].extend(data)
+                if fd == self.out_fd:
+                    got_out = ts
+            else:
+                self.poller.unregister(fd)
+                self.open.discard(fd)
+        return got_out
+
+    def wait_for(self, needle, timeout_s):
+        """perf_counter_ns at which `needle` appeared on stdout, or None on timeout/exit."""
+        idx = self.out.find(needle, self.search_from)
+        if idx >= 0:
+            self.search_from = idx + len(needle)
+            return time.perf_counter_ns()
+        deadline = time.perf_counter_ns() + int(timeout_s * 1e9)
+        while True:
+            now = time.perf_counter_ns()
+            if now >= deadline:
+                return None
+            before = len(self.out)
+            ts = self.pump(max(1, int((deadline - now) / 1e6)))
+            if ts is not None:
+                idx = self.out.find(needle, max(self.search_from, before - len(needle)))
+                if idx >= 0:
+                    self.search_from = idx + len(needle)
+                    return ts
+            if not self.open and self.popen.poll() is not None:
+                return None
+
+    def idle(self, seconds):
+        """Keeps draining the pipes for `seconds`."""
+        end = time.perf_counter() + seconds
+        while True:
+            left = end - time.perf_counter()
+            if left <= 0:
+                return
+            self.pump(max(1, int(left * 1000)))
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, sig=signal.SIGINT, timeout=5.0):
+        """Sends `sig` (Ctrl-C by default), waits, kills if needed; returns the exit status."""
+        if self.popen.poll() is None:
+            try:
+                self.popen.send_signal(sig)
+            except OSError:
+                pass
+            end = time.perf_counter() + timeout
+            while self.popen.poll() is None and time.perf_counter() < end:
+                self.pump(20)
+        if self.popen.poll() is None:
+            self.kill()
+        self.returncode = self.popen.returncode
+        for _ in range(50):
+            if not self.open:
+                break
+            self.pump(10)
+        return self.returncode
+
+    def kill(self):
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.popen.wait()
+        for fd in list(self.open):
+            self.poller.unregister(fd)
+            self.open.discard(fd)
+        self.popen.stdout.close()
+        self.popen.stderr.close()
+
+
+# --------------------------------------------------------------------------------------------
+# /proc readings
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def proc_sample(pid):
+    """CPU (stat ticks and schedstat ns, all threads), voluntary context switches (all
+    threads, and per thread), RSS, and the number of inotify watches."""
+    stat = _read("/proc/%d/stat" % pid)
+    fields = stat[stat.rindex(")") + 2:].split()
+    cpu_ticks = int(fields[11]) + int(fields[12])
+    sample = {"cpu_s": cpu_ticks / CLK_TCK, "user_s": int(fields[11]) / CLK_TCK, "sys_s": int(fields[12]) / CLK_TCK,
+              "sched_ns": 0, "vcsw": 0, "ivcsw": 0, "threads": {}}
+    status = _read("/proc/%d/status" % pid)
+    sample["rss_kb"] = int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1))
+    sample["hwm_kb"] = int(re.search(r"^VmHWM:\s+(\d+)", status, re.M).group(1))
+    sample["vcsw_leader"] = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))
+    for tid in os.listdir("/proc/%d/task" % pid):
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            tstatus = _read(base + "status")
+            comm = _read(base + "comm").strip()
+            sched = int(_read(base + "schedstat").split()[0])
+        except OSError:
+            continue
+        v = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", tstatus, re.M).group(1))
+        nv = int(re.search(r"^nonvoluntary_ctxt_switches:\s+(\d+)", tstatus, re.M).group(1))
+        sample["vcsw"] += v
+        sample["ivcsw"] += nv
+        sample["sched_ns"] += sched
+        sample["threads"][tid] = {"comm": comm, "vcsw": v, "sched_ns": sched}
+    sample["watches"] = inotify_watches(pid)
+    return sample
+
+
+def inotify_watches(pid):
+    n = 0
+    d = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(d):
+        try:
+            n += sum(1 for line in _read(os.path.join(d, fd)).splitlines() if line.startswith("inotify wd:"))
+        except OSError:
+            pass
+    return n
+
+
+def rss_kb(pid):
+    return int(re.search(r"^VmRSS:\s+(\d+)", _read("/proc/%d/status" % pid), re.M).group(1))
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics and formatting
+
+def pct(samples, p):
+    s = sorted(samples)
+    if not s:
+        return None
+    k = max(0, min(len(s) - 1, -(-len(s) * p // 100) - 1))
+    return s[int(k)]
+
+
+def summary(samples):
+    if not samples:
+        return {"n": 0, "p50": None, "p95": None, "max": None, "min": None}
+    return {"n": len(samples), "p50": pct(samples, 50), "p95": pct(samples, 95),
+            "max": max(samples), "min": min(samples)}
+
+
+def fms(ns):
+    if ns is None:
+        return "n/a"
+    ms = ns / 1e6
+    if ms < 1:
+        return "%.3f ms" % ms
+    if ms < 10:
+        return "%.2f ms" % ms
+    if ms < 1000:
+        return "%.1f ms" % ms
+    return "%.2f s" % (ms / 1000)
+
+
+def parse_duration(text):
+    """'0.31 ms' / '165 ms' / '1.20 s' (the host's format_duration) -> ns."""
+    m = re.match(r"([\d.]+) (ms|s)$", text.strip())
+    if not m:
+        return None
+    v = float(m.group(1))
+    return int(v * (1e6 if m.group(2) == "ms" else 1e9))
+
+
+# "[hotload] ok: lib ran in 0.31 ms (run 3)", "... (run 3, after saving lib.py)", "error: lib failed after ...",
+# "interrupted: lib interrupted by Ctrl-C after ...", "exit: lib called sys.exit(1) after ..."
+STATUS_RE = re.compile(r"^\[hotload\] (\w+): (\S+) (?:ran in|failed after|interrupted by Ctrl-C after|called sys\.exit\(.*?\) after) "
+                       r"([\d.]+ m?s) \(run (\d+)[,)]", re.M)
+PHASES_RE = re.compile(r"^\[hotload\] (save→done [^\n]*)$", re.M)
+WATCHING_RE = re.compile(r"watching (\d+) files? in (\d+) director(?:y|ies) \(([^)]*)\)")
+
+
+def host_runs(stderr):
+    """[(outcome, run_no, ran_in_ns)] from the host's status lines."""
+    return [(m.group(1), int(m.group(4)), parse_duration(m.group(3))) for m in STATUS_RE.finditer(stderr)]
+
+
+def host_phases(stderr):
+    """[{phase: ns}] from -v's per-run timing lines ('save→done 0.81 ms, reload 0.48 ms')."""
+    out = []
+    for m in PHASES_RE.finditer(stderr):
+        d = {}
+        for part in m.group(1).split(", "):
+            pm = re.match(r"(.+) ([\d.]+ m?s)$", part.strip())
+            if pm:
+                d[pm.group(1)] = parse_duration(pm.group(2))
+        out.append(d)
+    return out
+
+
+def unexpected_stderr(stderr):
+    """Host lines that are neither status lines, -v detail, nor empty."""
+    odd = []
+    for line in stderr.splitlines():
+        if not line.strip():
+            continue
+        if STATUS_RE.match(line) or line.startswith("[hotload] save→done") or line.startswith("[hotload] changed:") \
+                or WATCHING_RE.search(line) or line.startswith("[hotload] import "):
+            continue
+        odd.append(line)
+    return odd
+
+
+# --------------------------------------------------------------------------------------------
+# Setup: the venv and the binary
+
+def setup_venv(args):
+    info = {"ok": False, "deps": [], "versions": {}, "matplotlib": False, "error": None, "watchfiles": None}
+    py = VENV / "bin" / "python"
+    want_version = "%d.%d" % sys.version_info[:2]
+    if py.exists():
+        r = subprocess.run([str(py), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                           env=child_env(True), capture_output=True, text=True)
+        if r.returncode != 0 or r.stdout.strip() != want_version:
+            log("bench/.venv is not a Python %s venv: recreating it" % want_version)
+            shutil.rmtree(VENV)
+    if not py.exists():
+        log("creating bench/.venv with %s -m venv" % sys.executable)
+        r = subprocess.run([sys.executable, "-m", "venv", str(VENV)], env=child_env(False),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            info["error"] = "python3 -m venv failed: " + (r.stderr or r.stdout).strip()[-500:]
+            return info
+    info["ok"] = True
+    probe = ("import importlib.util, json; print(json.dumps({m: bool(importlib.util.find_spec(m)) "
+             "for m in %r}))" % (WANTED + ["watchfiles"]))
+
+    def have():
+        r = subprocess.run([str(py), "-c", probe], env=child_env(True), capture_output=True, text=True)
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+
+    present = have()
+    install = [m for m in WANTED if not present.get(m)]
+    if args.install_watchfiles and not present.get("watchfiles"):
+        install.append("watchfiles")
+    if install and not args.no_install:
+        log("pip install %s into bench/.venv" % " ".join(install))
+        try:
+            r = subprocess.run([str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"] + install,
+                               env=child_env(True), capture_output=True, text=True, timeout=900)
+            if r.returncode != 0:
+                info["error"] = "pip install %s failed: %s" % (" ".join(install), (r.stderr or r.stdout).strip()[-800:])
+        except subprocess.TimeoutExpired:
+            info["error"] = "pip install %s timed out" % " ".join(install)
+        present = have()
+    if install and args.no_install:
+        info["error"] = "--no-install: not installing %s" % " ".join(install)
+    info["deps"] = [m for m in ("numpy", "pandas") if present.get(m)]
+    info["matplotlib"] = bool(present.get("matplotlib"))
+    r = subprocess.run([str(py), "-c", "import sys, json, importlib.metadata as md\n"
+                        "v = {'python': sys.version.split()[0]}\n"
+                        "for m in %r:\n"
+                        "    try: v[m] = md.version(m)\n"
+                        "    except Exception: pass\n"
+                        "print(json.dumps(v))" % (WANTED + ["watchfiles"])],
+                       env=child_env(True), capture_output=True, text=True)
+    if r.returncode == 0:
+        info["versions"] = json.loads(r.stdout)
+    wf = shutil.which("watchfiles", path=child_env(True)["PATH"])
+    info["watchfiles"] = wf
+    if info["error"]:
+        log("WARNING: " + info["error"] + " -- running without them")
+    return info
+
+
+def newest_source_mtime():
+    newest = 0.0
+    for pattern in ("src/**/*", "python/hotload/*.py", "Cargo.toml", "Cargo.lock", "build.rs"):
+        for p in REPO.glob(pattern):
+            if p.is_file():
+                newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+def setup_binary(args, env):
+    default = REPO / "target" / "release" / "hotload-host"
+    path = Path(args.bin).resolve() if args.bin else default
+    if args.build or (not args.bin and not path.exists()):
+        log("cargo build --release")
+        r = subprocess.run(["cargo", "build", "--release"], cwd=str(REPO), env=dict(os.environ))
+        if r.returncode != 0:
+            raise BenchError("cargo build --release failed (see above); pass --bin PATH to use another build")
+    if not path.exists():
+        raise BenchError("no hotload-host binary at %s: build it (cargo build --release) or pass --bin" % path)
+    info = {"path": str(path), "stale": False}
+    r = subprocess.run([str(path), "--version"], env=env, capture_output=True, text=True)
+    info["version"] = (r.stdout or r.stderr).strip()
+    info["built"] = datetime.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
+    if path == default and newest_source_mtime() > path.stat().st_mtime:
+        info["stale"] = True
+        log("WARNING: %s is older than the sources (run cargo build --release, or pass --build)" % path)
+    r = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    info["repo_head"] = r.stdout.strip()
+    r = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "python", "Cargo.toml", "build.rs"],
+                       capture_output=True, text=True)
+    info["repo_dirty"] = bool(r.stdout.strip())
+    return info
+
+
+def preflight(args, ctx):
+    """hotload-host --once on a trivial module inside the venv: catches a wrong build early."""
+    d = mkdtemp(args, "preflight")
+    try:
+        bm.write_inplace(d / "lib.py", "import sys\nprint('preflight', sys.prefix)\n")
+        r = subprocess.run([ctx["bin"], "--once", "--no-clear", "lib.py"], cwd=str(d), env=ctx["env"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or "preflight" not in r.stdout:
+            raise BenchError("hotload-host --once failed (exit %s):\n%s%s" % (r.returncode, r.stdout, r.stderr))
+        return r.stdout.split(None, 1)[1].strip()
+    finally:
+        rmtree(d)
+
+
+def machine_info(venv_info, args):
+    cpu = "unknown"
+    try:
+        for line in _read("/proc/cpuinfo").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = re.search(r"^MemTotal:\s+(\d+)", _read("/proc/meminfo"), re.M)
+    tmp = args.tmpdir or tempfile.gettempdir()
+    fstype = "?"
+    best = ""
+    for line in _read("/proc/mounts").splitlines():
+        parts = line.split()
+        if len(parts) > 2 and os.path.realpath(tmp).startswith(parts[1]) and len(parts[1]) > len(best):
+            best, fstype = parts[1], parts[2]
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "mem_gb": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
+        "kernel": platform.release(),
+        "python": venv_info["versions"].get("python", platform.python_version()),
+        "python_exe": sys.executable,
+        "tmp": "%s (%s)" % (tmp, fstype),
+        "max_user_watches": _read("/proc/sys/fs/inotify/max_user_watches").strip(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Case 1: edit-to-output latency
+
+class Counter:
+    def __init__(self, start=1):
+        self.n = start
+
+    def next(self):
+        self.n += 1
+        return self.n
+
+
+def watcher_latency(ctx, argv, workdir, modes, n, timeout_s, first_timeout_s=180):
+    """Starts a long-running reloader on workdir/lib.py and rewrites the file n times per mode,
+    timing each write -> new counter line on the tool's stdout."""
+    path = workdir / "lib.py"
+    counter = ctx["counter"]
+    c0 = counter.next()
+    bm.write_inplace(path, bm.latency_module(c0, ctx["deps"]))
+    proc = Proc(argv, workdir, ctx["env"])
+    result = {"modes": {}, "rc": None, "stderr": ""}
+    try:
+        if proc.wait_for(bm.needle(c0), first_timeout_s) is None:
+            raise BenchError("%s printed nothing: %s" % (" ".join(proc.argv), proc.err_text[-2000:]))
+        proc.idle(0.5)
+        for mode in modes:
+            write = bm.WRITERS[mode]
+            samples, writes, misses = [], [], 0
+            gc.disable()
+            try:
+                for _ in range(n):
+                    c = counter.next()
+                    text = bm.latency_module(c, ctx["deps"])
+                    proc.pump(0)
+                    t0 = time.perf_counter_ns()
+                    write(path, text)
+                    writes.append(time.perf_counter_ns() - t0)
+                    t1 = proc.wait_for(bm.needle(c), timeout_s)
+                    if t1 is None:
+                        misses += 1
+                        if not proc.alive():
+                            break
+                    else:
+                        samples.append(t1 - t0)
+                    proc.idle(ctx["gap"])
+            finally:
+                gc.enable()
+            result["modes"][mode] = {"samples": samples, "misses": misses, "write": summary(writes)}
+        proc.idle(0.2)
+        result["rc"] = proc.stop()
+        result["stderr"] = proc.err_text
+        return result
+    finally:
+        proc.kill()
+
+
+def cold_latency(ctx, workdir, modes, n):
+    """A restart tool's floor: after each write, a fresh `python lib.py`; time to its output."""
+    path = workdir / "lib.py"
+    out = {}
+    for mode in modes:
+        samples, misses = [], 0
+        for _ in range(n):
+            c = ctx["counter"].next()
+            text = bm.latency_module(c, ctx["deps"])
+            t0 = time.perf_counter_ns()
+            bm.WRITERS[mode](path, text)
+            proc = Proc([ctx["python"], "lib.py"], workdir, ctx["env"])
+            try:
+                t1 = proc.wait_for(bm.needle(c), 120)
+                proc.stop(sig=0, timeout=30)  # just wait for it to exit
+            finally:
+                proc.kill()
+            if t1 is None:
+                misses += 1
+            else:
+                samples.append(t1 - t0)
+            time.sleep(ctx["gap"])
+        out[mode] = {"samples": samples, "misses": misses}
+    return out
+
+
+def case_latency(args, ctx, R):
+    modes = list(bm.WRITERS)
+    series = []
+    notes = []
+    host_rcs = []
+    extra = {}
+
+    def add(label, tool, mode, data, **kw):
+        s = {"label": label, "tool": tool, "mode": mode, "samples_ns": data["samples"], "misses": data["misses"],
+             "write": data.get("write")}
+        s.update(summary(data["samples"]))
+        s.update(kw)
+        series.append(s)
+
+    # hotload-host, as a user runs it (status line on, no -v).
+    d = mkdtemp(args, "latency")
+    try:
+        log("latency: hotload-host, %d edits x %s" % (args.n, ", ".join(modes)))
+        res = watcher_latency(ctx, [ctx["bin"], "--no-clear", "lib.py"], d, modes, args.n, 10)
+        host_rcs.append(res["rc"])
+        runs = host_runs(res["stderr"])
+        ran = [ns for (_o, run, ns) in runs if run > 1 and ns is not None]
+        for mode in modes:
+            add("hotload-host (%s)" % mode, "hotload-host", mode, res["modes"][mode])
+        extra["host_runs"] = {"status_lines": len(runs), "edits": args.n * len(modes),
+                              "failed": [r for r in runs if r[0] != "ok"], "ran_in": summary(ran)}
+        odd = unexpected_stderr(res["stderr"])
+        if odd:
+            notes.append("hotload-host printed unexpected lines: %s" % " | ".join(odd[:5]))
+
+        # The same with -v: the host's own per-phase timings (where the time goes).
+        log("latency: hotload-host -v (phase breakdown), %d edits in-place" % args.n)
+        res = watcher_latency(ctx, [ctx["bin"], "-v", "--no-clear", "lib.py"], d, ["in-place"], args.n, 10)
+        host_rcs.append(res["rc"])
+        phases = host_phases(res["stderr"])
+        ran_v = [ns for (_o, run, ns) in host_runs(res["stderr"]) if run > 1 and ns is not None]
+        extra["verbose"] = {
+            "latency": summary(res["modes"]["in-place"]["samples"]),
+            "save_to_done": summary([p["save→done"] for p in phases if "save→done" in p]),
+            "reload": summary([p["reload"] for p in phases if "reload" in p]),
+            "ran_in": summary(ran_v),
+        }
+    finally:
+        rmtree(d)
+
+    # The polling reloader (the original tool's behaviour: stat every 1/144 s, then reload).
+    d = mkdtemp(args, "latency-poll")
+    try:
+        log("latency: polling reloader, %d edits x %s" % (args.n, ", ".join(modes)))
+        res = watcher_latency(ctx, [ctx["python"], BENCH / "poll_reloader.py", "lib.py"], d, modes, args.n, 10)
+        for mode in modes:
+            add("poll reloader 1/144 s (%s)" % mode, "poller", mode, res["modes"][mode])
+    finally:
+        rmtree(d)
+
+    # Diagnostic: the event floor, a process that only waits on inotify and prints (no reload).
+    d = mkdtemp(args, "latency-event")
+    try:
+        log("latency: inotify event floor (no reload), %d edits x %s" % (args.n, ", ".join(modes)))
+        res = watcher_latency(ctx, [ctx["python"], BENCH / "inotify_floor.py", "lib.py"], d, modes, args.n, 10)
+        for mode in modes:
+            add("inotify event floor, no reload (%s)" % mode, "event floor", mode, res["modes"][mode])
+    finally:
+        rmtree(d)
+
+    # The in-process floor: importlib.reload alone, timed inside Python.
+    d = mkdtemp(args, "latency-floor")
+    try:
+        log("latency: in-process floor (importlib.reload inside one Python), %d edits x %s" % (args.n, ", ".join(modes)))
+        out = d / "floor.json"
+        r = subprocess.run([ctx["python"], BENCH / "inprocess_floor.py", d, out, "--deps", ",".join(ctx["deps"]),
+                            "--n", str(args.n), "--gap-ms", str(args.gap_ms), "--start", "1000000",
+                            "--memory", str(args.reloads)],
+                           cwd=str(d), env=ctx["env"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, timeout=900)
+        if r.returncode != 0:
+            raise BenchError("inprocess_floor.py failed: %s" % r.stderr[-2000:])
+        floor = json.loads(out.read_text())
+        for mode in modes:
+            add("in-process reload floor (%s)" % mode, "floor", mode, {"samples": floor["reload"][mode], "misses": 0})
+        extra["floor_host_steps"] = summary(floor["host_steps"]["in-place"])
+        extra["floor_no_pyc"] = summary(floor["no_pyc"]["in-place"])
+        extra["floor_memory"] = floor["memory"]
+    finally:
+        rmtree(d)
+
+    # Cold `python lib.py` per edit: the floor for restart-based tools.
+    d = mkdtemp(args, "latency-cold")
+    try:
+        log("latency: cold python lib.py per edit, %d x %s" % (args.cold_n, ", ".join(modes)))
+        res = cold_latency(ctx, d, modes, args.cold_n)
+        for mode in modes:
+            add("cold python lib.py (%s)" % mode, "cold", mode, res[mode])
+    finally:
+        rmtree(d)
+
+    # watchfiles' CLI, only if it is installed.
+    if ctx["watchfiles"]:
+        d = mkdtemp(args, "latency-watchfiles")
+        try:
+            log("latency: watchfiles CLI, %d x %s" % (args.cold_n, ", ".join(modes)))
+            cmd = "%s lib.py" % ctx["python"]
+            res = watcher_latency(ctx, [ctx["watchfiles"], "--filter", "python", cmd, "."], d, modes, args.cold_n, 60)
+            for mode in modes:
+                add("watchfiles CLI (%s)" % mode, "watchfiles", mode, res["modes"][mode])
+        finally:
+            rmtree(d)
+    else:
+        notes.append("watchfiles CLI: not installed, skipped (pass --install-watchfiles to include it)")
+
+    R["latency"] = {"series": series, "notes": notes, "host_sigint_rcs": host_rcs, "extra": extra,
+                    "deps": ctx["deps"], "gap_ms": args.gap_ms}
+
+
+# --------------------------------------------------------------------------------------------
+# The big tree (cases 2 and 3): 100,000 .py files in 10,000 directories, plus a .gitignore'd
+# directory holding 50,000 files (in 500 subdirectories).
+
+def build_tree(root, top=100, sub=99, per_dir=10, ignored_sub=500, ignored_per=100):
+    t0 = time.perf_counter()
+    data = b"X = 1\n"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    dirs = files = 0
+    listing = []
+
+    def fill(d):
+        nonlocal files
+        for k in range(per_dir):
+            p = "%s/mod_%d.py" % (d, k)
+            fd = os.open(p, flags, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+            files += 1
+            if len(listing) < 5000:
+                listing.append(p)
+
+    for i in range(top):
+        d = "%s/src_%03d" % (root, i)
+        os.mkdir(d)
+        dirs += 1
+        fill(d)
+        for j in range(sub):
+            dd = "%s/m_%02d" % (d, j)
+            os.mkdir(dd)
+            dirs += 1
+            fill(dd)
+    ign = "%s/ignored_data" % root
+    os.mkdir(ign)
+    for i in range(ignored_sub):
+        d = "%s/part_%03d" % (ign, i)
+        os.mkdir(d)
+        for k in range(ignored_per):
+            fd = os.open("%s/x_%d.py" % (d, k), flags, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+    (root / ".gitignore").write_text("ignored_data/\n")
+    bm.write_inplace(root / "lib.py", bm.trivial_module(0))
+    return {"dirs": dirs, "files": files, "ignored_dirs": ignored_sub + 1, "ignored_files": ignored_sub * ignored_per,
+            "watched_dirs_expected": dirs + 1, "build_s": time.perf_counter() - t0, "listing": listing}
+
+
+def case_idle(args, ctx, R, tree, info):
+    """hotload-host watching the big tree, and the poller on 2,000 files, both idle."""
+    poll_dir = mkdtemp(args, "idle-poll")
+    host = poller = None
+    try:
+        bm.write_inplace(poll_dir / "lib.py", bm.trivial_module(0))
+        listing = poll_dir / "files.txt"
+        listing.write_text("\n".join(info["listing"][:1999]) + "\n")  # + lib.py = 2,000 files
+        log("idle: hotload-host on %d files / %d dirs, poller on 2,000 files, %.0f s"
+            % (info["files"], info["dirs"] + 1, args.idle_seconds))
+        host = Proc([ctx["bin"], "-v", "--no-clear", "lib.py"], tree, ctx["env"])
+        poller = Proc([ctx["python"], BENCH / "poll_reloader.py", "lib.py", listing], poll_dir, ctx["env"])
+        for p in (host, poller):
+            if p.wait_for(bm.needle(0), 120) is None:
+                raise BenchError("idle: %s printed nothing: %s" % (p.argv[0], p.err_text[-2000:]))
+        end = time.perf_counter() + 2.0  # settle
+        while time.perf_counter() < end:
+            host.pump(50)
+            poller.pump(0)
+        h0, p0, w0 = proc_sample(host.pid), proc_sample(poller.pid), time.perf_counter()
+        end = w0 + args.idle_seconds
+        while time.perf_counter() < end:
+            time.sleep(min(0.5, max(0.0, end - time.perf_counter())))
+            host.pump(0)
+            poller.pump(0)
+        h1, p1, w1 = proc_sample(host.pid), proc_sample(poller.pid), time.perf_counter()
+        wall = w1 - w0
+        scan = None
+        if args.scan:
+            # Nothing changes, but something reads every file (grep -r, an indexer, a test
+            # collector): what does the host pay for reads it has no use for?
+            log("idle: a read-only scan of the tree while hotload-host watches it")
+            s0, t_s0 = proc_sample(host.pid), time.perf_counter()
+            nread = 0
+            for root, dirs, files in os.walk(tree):
+                dirs[:] = [x for x in dirs if x != "ignored_data"]
+                for f in files:
+                    with open(os.path.join(root, f), "rb") as fh:
+                        fh.read()
+                    nread += 1
+                host.pump(0)
+            t_s1 = time.perf_counter()
+            host.idle(1.0)
+            s1 = proc_sample(host.pid)
+            scan = {"files_read": nread, "scan_s": t_s1 - t_s0, "cpu_s": (s1["sched_ns"] - s0["sched_ns"]) / 1e9,
+                    "wakeups": s1["vcsw"] - s0["vcsw"], "runs_during": len(host_runs(host.err_text)) - 1,
+                    "wake_threads": {t["comm"]: t["vcsw"] - s0["threads"].get(tid, {"vcsw": 0})["vcsw"]
+                                     for tid, t in s1["threads"].items()}}
+        rc = host.stop()
+        poller.stop()
+        m = WATCHING_RE.search(host.err_text)
+
+        def delta(a, b, files, watched_dirs):
+            wake_threads = {}
+            for tid, t in b["threads"].items():
+                before = a["threads"].get(tid, {"vcsw": 0})["vcsw"]
+                if t["vcsw"] - before:
+                    wake_threads[t["comm"]] = wake_threads.get(t["comm"], 0) + t["vcsw"] - before
+            return {
+                "files": files, "watched_dirs": watched_dirs, "wall_s": wall,
+                "cpu_s": b["cpu_s"] - a["cpu_s"], "sched_cpu_s": (b["sched_ns"] - a["sched_ns"]) / 1e9,
+                "core_pct": 100.0 * (b["sched_ns"] - a["sched_ns"]) / 1e9 / wall,
+                "core_pct_ticks": 100.0 * (b["cpu_s"] - a["cpu_s"]) / wall,
+                "wakeups": b["vcsw"] - a["vcsw"], "wakeups_leader": b["vcsw_leader"] - a["vcsw_leader"],
+                "wakeups_per_s": (b["vcsw"] - a["vcsw"]) / wall, "wake_threads": wake_threads,
+                "rss_kb": b["rss_kb"], "watches": b["watches"], "threads": sorted(t["comm"] for t in b["threads"].values()),
+            }
+
+        R["idle"] = {
+            "host": delta(h0, h1, int(m.group(1)) if m else None, int(m.group(2)) if m else None),
+            "poller": delta(p0, p1, 2000, 0),
+            "expected_watches": info["watched_dirs_expected"],
+            "ignored_dirs": info["ignored_dirs"], "ignored_files": info["ignored_files"],
+            "host_runs": len(host_runs(host.err_text)), "host_sigint_rc": rc, "scan": scan,
+            "host_watching_line": m.group(0) if m else None,
+            "unexpected": unexpected_stderr(host.err_text),
+        }
+    finally:
+        for p in (host, poller):
+            if p is not None:
+                p.kill()
+        rmtree(poll_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Case 3: startup
+
+def first_output(ctx, argv, cwd, needle, stop_host, sample=None):
+    t0 = time.perf_counter_ns()
+    proc = Proc(argv, cwd, ctx["env"])
+    try:
+        t1 = proc.wait_for(needle, 180)
+        if sample is not None and t1 is not None and proc.alive():
+            sample.update(proc_sample(proc.pid))  # what setting up cost, as of the first output
+        if stop_host:
+            # Ctrl-C only once the host is idle again (its status line is out): a Ctrl-C that
+            # lands while the run is finishing counts as interrupting the run, not as idle.
+            end = time.perf_counter() + 10
+            while "(run 1)" not in proc.err_text and proc.alive() and time.perf_counter() < end:
+                proc.pump(20)
+            proc.idle(0.05)
+        rc = proc.stop() if stop_host else proc.stop(sig=0, timeout=60)
+        return (None if t1 is None else t1 - t0), rc, proc.err_text
+    finally:
+        proc.kill()
+
+
+def case_startup(args, ctx, R, tree):
+    res = {"rows": [], "setup": None, "sigint_rcs": []}
+    d = mkdtemp(args, "startup")
+    tiny = mkdtemp(args, "startup-tiny")
+    try:
+        deps_label = "+".join(ctx["deps"]) or "no deps"
+        bm.write_inplace(d / "lib.py", bm.latency_module(0, ctx["deps"]))
+        bm.write_inplace(tiny / "lib.py", bm.trivial_module(0))
+        for label, cwd in (("module importing %s" % deps_label, d), ("trivial module", tiny)):
+            log("startup: %s, %d reps" % (label, args.reps))
+            host, cold = [], []
+            for _ in range(args.reps):
+                ns, rc, _ = first_output(ctx, [ctx["bin"], "--no-clear", "lib.py"], cwd, bm.needle(0), True)
+                res["sigint_rcs"].append(rc)
+                if ns:
+                    host.append(ns)
+                ns, _rc, _ = first_output(ctx, [ctx["python"], "lib.py"], cwd, bm.needle(0), False)
+                if ns:
+                    cold.append(ns)
+            res["rows"].append({"label": label, "host": summary(host), "python": summary(cold),
+                                "host_samples": host, "python_samples": cold})
+        if tree is not None:
+            log("startup: watch setup, big tree vs tiny dir, %d reps each" % args.setup_reps)
+            big, small, line, costs = [], [], None, []
+            for _ in range(args.setup_reps):
+                cost = {}
+                ns, rc, err = first_output(ctx, [ctx["bin"], "-v", "--no-clear", "lib.py"], tree, bm.needle(0), True, cost)
+                if cost:
+                    costs.append({"cpu_s": cost["sched_ns"] / 1e9, "user_s": cost["user_s"], "sys_s": cost["sys_s"],
+                                  "vcsw": cost["vcsw"], "threads": {t["comm"]: t["vcsw"] for t in cost["threads"].values()}})
+                res["sigint_rcs"].append(rc)
+                if ns:
+                    big.append(ns)
+                m = WATCHING_RE.search(err)
+                line = m.group(0) if m else line
+                ns, rc, _ = first_output(ctx, [ctx["bin"], "-v", "--no-clear", "lib.py"], tiny, bm.needle(0), True)
+                res["sigint_rcs"].append(rc)
+                if ns:
+                    small.append(ns)
+            b, s = summary(big), summary(small)
+            costs.sort(key=lambda c: c["cpu_s"])
+            res["setup"] = {"big": b, "tiny": s, "big_samples": big, "tiny_samples": small, "watching_line": line,
+                            "cost_at_first_output": costs[len(costs) // 2] if costs else None,
+                            "setup_ns": (b["p50"] - s["p50"]) if b["p50"] and s["p50"] else None}
+    finally:
+        rmtree(d)
+        rmtree(tiny)
+    R["startup"] = res
+
+
+# --------------------------------------------------------------------------------------------
+# Case 4: memory over many reloads of a 300-line module
+
+def case_memory(args, ctx, R):
+    d = mkdtemp(args, "memory")
+    path = d / "lib.py"
+    bm.write_inplace(path, bm.memory_module(0))
+    checkpoints = sorted({1, 10, 100, 250, 500, 750, args.reloads})
+    proc = Proc([ctx["bin"], "--no-clear", "lib.py"], d, ctx["env"])
+    try:
+        log("memory: %d reloads of a 300-line module" % args.reloads)
+        if proc.wait_for(bm.needle(0), 120) is None:
+            raise BenchError("memory: hotload-host printed nothing: " + proc.err_text[-2000:])
+        proc.idle(0.3)
+        points = {0: rss_kb(proc.pid)}
+        misses = 0
+        for i in range(1, args.reloads + 1):
+            bm.write_inplace(path, bm.memory_module(i))
+            if proc.wait_for(bm.needle(i), 10) is None:
+                misses += 1
+            if i in checkpoints:
+                proc.idle(0.15)
+                points[i] = rss_kb(proc.pid)
+            else:
+                proc.idle(args.mem_gap_ms / 1000.0)
+        proc.idle(0.2)
+        rc = proc.stop()
+        runs = host_runs(proc.err_text)
+        R["memory"] = {"points_kb": points, "misses": misses, "runs": len(runs),
+                       "last_run": runs[-1][1] if runs else None, "sigint_rc": rc,
+                       "growth_kb": points[args.reloads] - points[1],
+                       "failed": [r for r in runs if r[0] != "ok"][:3]}
+    finally:
+        proc.kill()
+        rmtree(d)
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+def status(ok):
+    return "MET" if ok else "SHORT"
+
+
+def targets(R):
+    rows = []
+    lat = R.get("latency")
+    if lat:
+        by = {(s["tool"], s["mode"]): s for s in lat["series"]}
+        hosts = [by[("hotload-host", m)] for m in bm.WRITERS if ("hotload-host", m) in by]
+        ok = all(h["p50"] is not None and h["p50"] <= 0.5e6 and h["p95"] <= 2e6 for h in hosts)
+        rows.append(("latency p50 ≤ 0.5 ms and p95 ≤ 2 ms (hotload-host, small module, numpy+pandas imported)",
+                     "; ".join("%s: p50 %s, p95 %s" % (h["mode"], fms(h["p50"]), fms(h["p95"])) for h in hosts), ok))
+        for other, factor, name in (("poller", 10, "polling reloader"), ("cold", 1000, "cold python lib.py")):
+            parts, ok = [], True
+            for h in hosts:
+                o = by.get((other, h["mode"]))
+                if not o or not o["p50"] or not h["p50"]:
+                    ok = False
+                    continue
+                ratio = o["p50"] / h["p50"]
+                ok = ok and ratio >= factor
+                parts.append("%s: %.0f× (%s vs %s)" % (h["mode"], ratio, fms(o["p50"]), fms(h["p50"])))
+            rows.append(("≥ %d× faster than the %s at p50" % (factor, name), "; ".join(parts) or "n/a", ok))
+    idle = R.get("idle")
+    if idle:
+        h = idle["host"]
+        rows.append(("idle: ≤ 0.1 %% of a core with %s files" % format(h["files"] or 100000, ","),
+                     "%.4f %% (%.3f CPU s in %.0f s; ticks: %.2f s)" % (h["core_pct"], h["sched_cpu_s"], h["wall_s"], h["cpu_s"]),
+                     h["core_pct"] <= 0.1))
+        rows.append(("idle: no periodic wakeups",
+                     "%d voluntary context switches in %.0f s (all threads)%s" % (
+                         h["wakeups"], h["wall_s"],
+                         "" if not h["wake_threads"] else ": " + ", ".join("%s %d" % kv for kv in h["wake_threads"].items())),
+                     h["wakeups"] == 0))
+        rows.append(("idle: ignored dirs cost no watches",
+                     "%s inotify watches for %s non-ignored dirs (+%d ignored dirs)" % (
+                         format(h["watches"], ","), format(idle["expected_watches"], ","), idle["ignored_dirs"]),
+                     h["watches"] <= idle["expected_watches"]))
+    st = R.get("startup")
+    if st and st.get("setup"):
+        s = st["setup"]
+        rows.append(("watch setup ≤ 200 ms for 10k directories",
+                     "%s (first output %s with the big tree vs %s tiny, p50)" % (
+                         fms(s["setup_ns"]), fms(s["big"]["p50"]), fms(s["tiny"]["p50"])),
+                     s["setup_ns"] is not None and s["setup_ns"] <= 200e6))
+    mem = R.get("memory")
+    if mem:
+        n = max(mem["points_kb"])
+        rows.append(("RSS growth ≤ 2 MB over %d reloads" % n,
+                     "%+.2f MiB (%s kB after 1 reload → %s kB after %d)" % (
+                         mem["growth_kb"] / 1024, format(mem["points_kb"][1], ","), format(mem["points_kb"][n], ","), n),
+                     mem["growth_kb"] <= 2048))
+    return rows
+
+
+def render(R):
+    m = R["machine"]
+    b = R["binary"]
+    v = R["venv"]
+    L = []
+    L.append("# hotload-host benchmark results")
+    L.append("")
+    L.append("`%s` — %s run, %.0f s; load average %s at start, %s at the end." % (
+        R["command"], "quick" if R["quick"] else "full", R["elapsed_s"], R["load_start"], R["load_end"]))
+    L.append("")
+    L.append("| machine | |")
+    L.append("| --- | --- |")
+    L.append("| date | %s |" % m["date"])
+    L.append("| CPU | %s, %d cores (%d usable) |" % (m["cpu"], m["cores"], m["cores_usable"]))
+    L.append("| memory / kernel | %s GB / Linux %s |" % (m["mem_gb"], m["kernel"]))
+    L.append("| Python | %s (venv from %s) |" % (m["python"], m["python_exe"]))
+    L.append("| packages | %s |" % (", ".join("%s %s" % kv for kv in v["versions"].items() if kv[0] != "python") or "none"))
+    L.append("| temp trees | %s |" % m["tmp"])
+    L.append("| hotload-host | %s, `%s` (built %s; repo HEAD %s%s)%s |" % (
+        b["version"], b["path"], b["built"], b["repo_head"], ", working tree modified" if b["repo_dirty"] else "",
+        " **binary older than sources**" if b["stale"] else ""))
+    if v.get("error"):
+        L.append("| venv | **%s** |" % v["error"].replace("\n", " ")[:300])
+    L.append("")
+
+    L.append("## Targets")
+    L.append("")
+    L.append("| target | figure | status |")
+    L.append("| --- | --- | --- |")
+    for name, fig, ok in targets(R):
+        L.append("| %s | %s | **%s** |" % (name, fig, status(ok)))
+    L.append("| dependents and live patching | — | %s |" % PENDING)
+    L.append("")
+
+    lat = R.get("latency")
+    if lat:
+        L.append("## 1. Edit-to-output latency")
+        L.append("")
+        L.append("From just before the write to the moment the new counter line is read from the tool's stdout "
+                 "(module imports %s; %d ms gap between edits). `in-place`: truncate and write; `rename`: write a "
+                 "temporary file, then rename it over lib.py." % (" and ".join(lat["deps"]) or "nothing", lat["gap_ms"]))
+        L.append("")
+        L.append("| tool | save | n | p50 | p95 | max | missed |")
+        L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for s in lat["series"]:
+            L.append("| %s | %s | %d | %s | %s | %s | %d |" % (s["tool"], s["mode"], s["n"], fms(s["p50"]), fms(s["p95"]),
+                                                             fms(s["max"]), s["misses"]))
+        L.append("")
+        by = {(s["tool"], s["mode"]): s for s in lat["series"]}
+        L.append("| ratio at p50 (other ÷ hotload-host) | in-place | rename |")
+        L.append("| --- | ---: | ---: |")
+        for tool, name in (("poller", "polling reloader"), ("cold", "cold python lib.py"), ("watchfiles", "watchfiles CLI"),
+                           ("floor", "in-process reload floor")):
+            cells = []
+            for mode in bm.WRITERS:
+                h, o = by.get(("hotload-host", mode)), by.get((tool, mode))
+                cells.append("%.3g×" % (o["p50"] / h["p50"]) if h and o and h["p50"] and o["p50"] else "n/a")
+            if any(c != "n/a" for c in cells):
+                L.append("| %s | %s |" % (name, " | ".join(cells)))
+        L.append("")
+        ex = lat["extra"]
+        vb = ex.get("verbose")
+        if vb:
+            host = by.get(("hotload-host", "in-place"), {})
+            ev = by.get(("event floor", "in-place"), {})
+            fl = by.get(("floor", "in-place"), {})
+            L.append("Where hotload-host's time goes (in-place saves, p50s):")
+            L.append("")
+            L.append("| stage | p50 | source |")
+            L.append("| --- | ---: | --- |")
+            L.append("| whole edit → output (default flags) | %s | harness |" % fms(host.get("p50")))
+            L.append("| whole edit → output with `-v` | %s | harness |" % fms(vb["latency"]["p50"]))
+            L.append("| the harness's write itself (open/truncate/write/close) | %s | harness |" % fms((host.get("write") or {}).get("p50")))
+            L.append("| write → OS event → a waiting Python process prints (no reload) | %s | inotify event floor |" % fms(ev.get("p50")))
+            L.append("| host: event received → run finished (`save→done`) | %s | `-v` |" % fms(vb["save_to_done"]["p50"]))
+            L.append("| host: whole run (`ran in`) | %s | `-v` status line |" % fms(vb["ran_in"]["p50"]))
+            L.append("| host: `importlib.reload` of the module (`reload`) | %s | `-v` |" % fms(vb["reload"]["p50"]))
+            L.append("| plain `importlib.reload` + flush in one Python | %s | in-process floor |" % fms(fl.get("p50")))
+            L.append("| drop the old .pyc + `importlib.invalidate_caches()` + reload + flush (the host's steps) | %s | in-process floor |" % fms(ex.get("floor_host_steps", {}).get("p50")))
+            L.append("| drop the old .pyc + reload with `sys.dont_write_bytecode = True` + flush | %s | in-process floor |" % fms(ex.get("floor_no_pyc", {}).get("p50")))
+            L.append("")
+        hr = ex.get("host_runs")
+        if hr:
+            L.append("hotload-host ran %d times for %d edits (+1 initial import); failed runs: %d." % (
+                hr["status_lines"] - 1, hr["edits"], len(hr["failed"])))
+            L.append("")
+        for n in lat["notes"]:
+            L.append("- " + n)
+        if lat["notes"]:
+            L.append("")
+        L.append("![latency](latency.png)" if R.get("plot") == "ok" else "Plot: %s" % R.get("plot"))
+        L.append("")
+
+    idle = R.get("idle")
+    if idle:
+        L.append("## 2. Idle cost")
+        L.append("")
+        L.append("Nothing changes for %.0f s. CPU from /proc/PID/task/*/schedstat (ns; /proc/PID/stat ticks in brackets), "
+                 "wakeups = voluntary context switches summed over all threads, watches = `inotify wd:` lines in "
+                 "/proc/PID/fdinfo/*." % idle["host"]["wall_s"])
+        L.append("")
+        L.append("| tool | files | CPU s | % of a core | wakeups | wakeups/s | RSS | inotify watches |")
+        L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for name, x in (("hotload-host (OS events)", idle["host"]), ("poll reloader 1/144 s", idle["poller"])):
+            L.append("| %s | %s | %.3f [%.2f] | %.4f %% | %d | %.1f | %.1f MiB | %s |" % (
+                name, format(x["files"], ",") if x["files"] else "?", x["sched_cpu_s"], x["cpu_s"], x["core_pct"],
+                x["wakeups"], x["wakeups_per_s"], x["rss_kb"] / 1024, format(x["watches"], ",")))
+        L.append("")
+        L.append("Tree: %s .py files in %s directories (+ root), and a .gitignore'd directory of %s files in %d directories "
+                 "(created in %.1f s); expected watches: %s. Host said: `%s`. Host threads: %s." % (
+                     "100,000", "10,000", format(idle["ignored_files"], ","), idle["ignored_dirs"],
+                     (R.get("tree") or {}).get("build_s", float("nan")),
+                     format(idle["expected_watches"], ","), idle["host_watching_line"],
+                     ", ".join(idle["host"]["threads"])))
+        L.append("")
+        sc = idle.get("scan")
+        if sc:
+            L.append("Idle but read: while the host watched, the harness opened and read every watched file once "
+                     "(%s files in %.1f s, like `grep -r` or an indexer; nothing written). The host spent **%.0f ms CPU and "
+                     "%s wakeups** (%s) and ran the module %d times." % (
+                         format(sc["files_read"], ","), sc["scan_s"], sc["cpu_s"] * 1e3, format(sc["wakeups"], ","),
+                         ", ".join("%s %s" % (k, format(v, ",")) for k, v in sc["wake_threads"].items()), sc["runs_during"]))
+            L.append("")
+
+    st = R.get("startup")
+    if st:
+        L.append("## 3. Startup")
+        L.append("")
+        L.append("Time from spawning the process to its first output line (p50 / min of %d)." % len(st["rows"][0]["host_samples"]))
+        L.append("")
+        L.append("| module | hotload-host | python lib.py | difference |")
+        L.append("| --- | ---: | ---: | ---: |")
+        for r in st["rows"]:
+            h, p = r["host"], r["python"]
+            diff = (h["p50"] - p["p50"]) if h["p50"] and p["p50"] else None
+            L.append("| %s | %s / %s | %s / %s | %s%s |" % (r["label"], fms(h["p50"]), fms(h["min"]), fms(p["p50"]), fms(p["min"]),
+                                                       "+" if diff and diff > 0 else "", fms(diff) if diff is not None else "n/a"))
+        s = st.get("setup")
+        if s:
+            L.append("| trivial module, big tree (-v) | %s / %s | | |" % (fms(s["big"]["p50"]), fms(s["big"]["min"])))
+            L.append("| trivial module, tiny dir (-v) | %s / %s | | |" % (fms(s["tiny"]["p50"]), fms(s["tiny"]["min"])))
+            L.append("")
+            L.append("Watch setup for the big tree (difference of the p50s): **%s**; host said `%s`." % (
+                fms(s["setup_ns"]), s["watching_line"]))
+            c = s.get("cost_at_first_output")
+            if c:
+                L.append("")
+                L.append("What the host had spent by its first output in the big tree (median run): %.0f ms CPU over all threads "
+                         "(user %.2f s, system %.2f s in ticks), %s voluntary context switches (%s)." % (
+                             c["cpu_s"] * 1e3, c["user_s"], c["sys_s"], format(c["vcsw"], ","),
+                             ", ".join("%s %s" % (k, format(v, ",")) for k, v in c["threads"].items())))
+        L.append("")
+
+    mem = R.get("memory")
+    if mem:
+        L.append("## 4. Memory")
+        L.append("")
+        pts = mem["points_kb"]
+        floor = (R.get("latency") or {}).get("extra", {}).get("floor_memory") or {}
+        floor = {int(k): v for k, v in floor.items()}
+        L.append("RSS of hotload-host after N reloads of a 300-line module (and, for comparison, of a plain Python "
+                 "process doing the same reloads in-process).")
+        L.append("")
+        L.append("| reloads | hotload-host RSS | growth since 1 | plain Python: growth since 1 |")
+        L.append("| ---: | ---: | ---: | ---: |")
+        for k in sorted(pts):
+            L.append("| %d | %s kB | %s | %s |" % (k, format(pts[k], ","), "%+d kB" % (pts[k] - pts[1]) if k >= 1 else "",
+                                                  ("%+d kB" % (floor[k] - floor[1])) if k in floor and 1 in floor and k >= 1 else ""))
+        L.append("")
+        L.append("%d status lines (last run %s), %d edits without output, failed runs: %s." % (
+            mem["runs"], mem["last_run"], mem["misses"], len(mem["failed"])))
+        L.append("")
+
+    L.append("## 5. Dependents and live patching")
+    L.append("")
+    L.append(PENDING.capitalize() + ": not measured yet.")
+    L.append("")
+    rcs = []
+    for x in (R.get("latency", {}).get("host_sigint_rcs", []), R.get("startup", {}).get("sigint_rcs", []),
+              [R.get("idle", {}).get("host_sigint_rc")], [R.get("memory", {}).get("sigint_rc")]):
+        rcs += [r for r in x if r is not None]
+    if rcs:
+        L.append("## Behaviour checks")
+        L.append("")
+        L.append("- Ctrl-C (SIGINT) while idle: exit status 130 in %d of %d stops%s." % (
+            sum(1 for r in rcs if r == 130), len(rcs),
+            "" if all(r == 130 for r in rcs) else " (others: %s)" % sorted({r for r in rcs if r != 130})))
+        odd = (R.get("idle") or {}).get("unexpected") or []
+        if odd:
+            L.append("- Unexpected host output while idle: %s" % " | ".join(odd[:5]))
+        L.append("")
+    return "\n".join(L) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short run (~1.5 min): fewer edits, 5 s idle")
+    ap.add_argument("--n", type=int, help="edits per tool and save mode (default 200; quick 50)")
+    ap.add_argument("--cold-n", type=int, help="edits per save mode for restart tools: cold python, watchfiles (default 15; quick 3)")
+    ap.add_argument("--gap-ms", type=float, default=30.0, help="pause between edits (default 30)")
+    ap.add_argument("--idle-seconds", type=float, help="idle window (default 30; quick 5)")
+    ap.add_argument("--reps", type=int, help="startup repetitions (default 5; quick 2)")
+    ap.add_argument("--setup-reps", type=int, help="watch-setup repetitions per tree (default 5; quick 2)")
+    ap.add_argument("--no-scan", dest="scan", action="store_false",
+                    help="skip the read-only scan of the big tree in the idle case")
+    ap.add_argument("--reloads", type=int, default=1000, help="reloads in the memory case (default 1000)")
+    ap.add_argument("--mem-gap-ms", type=float, default=20.0, help="pause between edits in the memory case (default 20)")
+    ap.add_argument("--only", help="comma-separated subset of: latency,idle,startup,memory")
+    ap.add_argument("--bin", help="hotload-host binary (default: target/release/hotload-host, built if missing)")
+    ap.add_argument("--build", action="store_true", help="run cargo build --release first")
+    ap.add_argument("--no-install", action="store_true", help="do not pip install into bench/.venv")
+    ap.add_argument("--install-watchfiles", action="store_true", help="also pip install watchfiles and compare its CLI")
+    ap.add_argument("--tmpdir", help="where temporary trees go (default: the system temp dir)")
+    ap.add_argument("--out", default=str(RESULTS), help="results directory (default bench/results)")
+    args = ap.parse_args()
+    q = args.quick
+    args.n = args.n or (50 if q else 200)
+    args.cold_n = args.cold_n or (3 if q else 15)
+    args.idle_seconds = args.idle_seconds or (5.0 if q else 30.0)
+    args.reps = args.reps or (2 if q else 5)
+    args.setup_reps = args.setup_reps or (2 if q else 5)
+    only = set((args.only or "latency,idle,startup,memory").split(","))
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    load_start = " ".join(_read("/proc/loadavg").split()[:3])
+    venv = setup_venv(args)
+    env = child_env(venv["ok"])
+    binary = setup_binary(args, env)
+    ctx = {
+        "bin": binary["path"], "env": env, "gap": args.gap_ms / 1000.0, "counter": Counter(),
+        "python": str(VENV / "bin" / "python") if venv["ok"] else sys.executable,
+        "deps": venv["deps"], "watchfiles": venv["watchfiles"],
+    }
+    prefix = preflight(args, ctx)
+    log("hotload-host %s runs with sys.prefix %s" % (binary["version"], prefix))
+    R = {"quick": q, "machine": machine_info(venv, args), "binary": binary, "venv": venv,
+         "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]), "load_start": load_start,
+         "args": {k: v for k, v in vars(args).items()}}
+    tree = None
+    try:
+        if "latency" in only:
+            case_latency(args, ctx, R)
+        if only & {"idle", "startup"}:
+            tree = mkdtemp(args, "tree")
+            log("building the big tree in %s" % tree)
+            info = build_tree(tree)
+            log("built %d files in %d dirs (+%d ignored files) in %.1f s" % (
+                info["files"], info["dirs"], info["ignored_files"], info["build_s"]))
+            R["tree"] = {k: v for k, v in info.items() if k != "listing"}
+            if "idle" in only:
+                case_idle(args, ctx, R, tree, info)
+            if "startup" in only:
+                case_startup(args, ctx, R, tree)
+            log("removing the big tree")
+            rmtree(tree)
+            tree = None
+        elif "startup" in only:
+            case_startup(args, ctx, R, None)
+        if "memory" in only:
+            case_memory(args, ctx, R)
+    finally:
+        _cleanup()
+    R["elapsed_s"] = time.perf_counter() - started
+    R["load_end"] = " ".join(_read("/proc/loadavg").split()[:3])
+
+    json_path = out_dir / "latest.json"
+    json_path.write_text(json.dumps(R, indent=1, default=str))
+    if "latency" in R:
+        if venv["matplotlib"]:
+            r = subprocess.run([ctx["python"], BENCH / "plot.py", json_path, out_dir / "latency.png"],
+                               env=dict(env, MPLBACKEND="Agg", MPLCONFIGDIR=str(mkdtemp(args, "mpl"))),
+                               capture_output=True, text=True, timeout=300)
+            R["plot"] = "ok" if r.returncode == 0 else "failed: " + r.stderr.strip()[-300:]
+            _cleanup()
+        else:
+            R["plot"] = "skipped (matplotlib not installed in bench/.venv)"
+    json_path.write_text(json.dumps(R, indent=1, default=str))
+    md = render(R)
+    (out_dir / "latest.md").write_text(md)
+    print(md)
+    log("wrote %s, %s%s" % (out_dir / "latest.md", json_path, ", latency.png" if R.get("plot") == "ok" else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log("error: %s" % e)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        log("interrupted: children stopped, temporary trees removed")
+        sys.exit(130)
