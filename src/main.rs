@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod events;
 mod init;
+mod inotify;
 mod interpreter;
 mod plan;
 mod project;

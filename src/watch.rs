@@ -82,7 +82,7 @@ impl Watch {
                     .with_compare_contents(true);
                 notify::PollWatcher::new(handler, config).map(|w| Box::new(w) as Box<dyn Watcher>)
             }
-            None => notify::RecommendedWatcher::new(handler, notify::Config::default())
+            None => crate::inotify::DirWatcher::new(handler, notify::Config::default())
                 .map(|w| Box::new(w) as Box<dyn Watcher>),
         })
         .map_err(|e| describe(e, 0))?;
@@ -260,17 +260,33 @@ impl Watch {
         self.roots.iter().any(|r| path.starts_with(r)) && self.exts.iter().any(|e| e == ext)
     }
 
+    /// Watches `dir` and the directories under it that are not ignored; `found` gets the
+    /// relevant files. One directory listing per directory and no probing stats: ignore files
+    /// and venv markers are seen in the listing.
     fn add_tree(&mut self, dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), WatchError> {
-        self.load_ignores(dir);
-        self.add_dir(dir)?;
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Ok(());
+        let entries: Vec<(PathBuf, std::fs::FileType)> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|e| e.file_type().ok().map(|t| (e.path(), t)))
+                .collect(),
+            Err(_) => Vec::new(),
         };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let path = entry.path();
+        let has = |name: &str| {
+            entries
+                .iter()
+                .any(|(p, t)| !t.is_dir() && p.file_name().is_some_and(|n| n == name))
+        };
+        let is_root = self.roots.iter().chain(&self.glob_roots).any(|r| r == dir);
+        if has("pyvenv.cfg") && !is_root {
+            return Ok(()); // a virtualenv: never watched
+        }
+        for name in [".gitignore", ".ignore"] {
+            if has(name) {
+                self.load_ignore_file(dir, name);
+            }
+        }
+        self.add_dir(dir)?;
+        for (path, kind) in entries {
             if kind.is_dir() {
                 if !self.dir_ignored(&path) {
                     self.add_tree(&path, found)?;
@@ -305,7 +321,6 @@ impl Watch {
         name.starts_with('.')
             || JUNK_DIRS.contains(&name)
             || name.ends_with(".egg-info")
-            || dir.join("pyvenv.cfg").exists()
             || self.ignored(dir, true)
     }
 
@@ -335,20 +350,23 @@ impl Watch {
 
     fn load_ignores(&mut self, dir: &Path) {
         for name in [".gitignore", ".ignore"] {
-            let file = dir.join(name);
-            if file.is_file() {
-                let (gi, _err) = Gitignore::new(&file);
-                if !gi.is_empty() {
-                    // Keep parents before children so that iterating in reverse goes deepest first.
-                    let depth = dir.components().count();
-                    let at = self
-                        .gitignores
-                        .iter()
-                        .position(|g| g.path().components().count() > depth)
-                        .unwrap_or(self.gitignores.len());
-                    self.gitignores.insert(at, gi);
-                }
+            if dir.join(name).is_file() {
+                self.load_ignore_file(dir, name);
             }
+        }
+    }
+
+    fn load_ignore_file(&mut self, dir: &Path, name: &str) {
+        let (gi, _err) = Gitignore::new(dir.join(name));
+        if !gi.is_empty() {
+            // Keep parents before children so that iterating in reverse goes deepest first.
+            let depth = dir.components().count();
+            let at = self
+                .gitignores
+                .iter()
+                .position(|g| g.path().components().count() > depth)
+                .unwrap_or(self.gitignores.len());
+            self.gitignores.insert(at, gi);
         }
     }
 
