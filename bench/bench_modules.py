@@ -64,6 +64,70 @@ def memory_module(counter, lines_total=300):
     return body + _parity_pad(counter, body) + "\n"
 
 
+CHAIN_NEEDLE = "bench-chain=%d;"
+SIDE_NEEDLE = "bench-side=%d;"
+LIVE_NEEDLE = "bench-live=%d;"
+LIVE_BODY_NEEDLE = "bench-live-body=%d;"
+
+
+def chain_name(i):
+    return "m%03d" % i
+
+
+def chain_leaf(counter):
+    """m000, the leaf of the dependents chain: imports nothing, holds the counter."""
+    body = "VALUE = %d\n" % counter
+    return body + _parity_pad(counter, body) + "\n"
+
+
+def chain_link(i):
+    """m<i> (i >= 1): imports the previous module of the chain and copies its value, so it
+    prints the new counter only if it was reloaded after the leaf."""
+    prev = chain_name(i - 1)
+    return "import %s\n\nVALUE = %s.VALUE\n" % (prev, prev)
+
+
+def side_module(counter):
+    """side.py: a project module that only the entry imports, and that imports nothing."""
+    body = "VALUE = %d\n" % counter
+    return body + _parity_pad(counter, body) + "\n"
+
+
+def chain_entry(length):
+    """The entry of the dependents case: imports the last module of the chain and `side`, and
+    prints both values (the leaf's counter reaches it through every module of the chain).
+    The first import nests `length` imports deep, hence the raised recursion limit."""
+    last = chain_name(length - 1)
+    return ("import sys\n\nsys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * %d + 1000))\n\n"
+            "import %s\nimport side\n\nprint(%r %% (%s.VALUE, side.VALUE), flush=True)\n"
+            % (length, last, CHAIN_NEEDLE + SIDE_NEEDLE, last))
+
+
+def live_module(counter):
+    """A module whose daemon thread (started once, kept with hotload.keep) calls `f`, received
+    as an argument, every millisecond and prints its value when it changes. The thread holds
+    the function object of the first version: only in-place patching (--reload deep) makes it
+    run an edited body. The module body prints its own line, which shows that a run happened."""
+    body = (
+        "import threading\n"
+        "import time\n\n"
+        "import hotload\n\n\n"
+        "def f():\n"
+        "    return %r\n\n\n"
+        "def loop(fn):\n"
+        "    last = None\n"
+        "    while True:\n"
+        "        value = fn()\n"
+        "        if value != last:\n"
+        "            print(value, flush=True)\n"
+        "            last = value\n"
+        "        time.sleep(0.001)\n\n\n"
+        "hotload.keep(\"thread\", lambda: threading.Thread(target=loop, args=(f,), daemon=True).start() or True)\n"
+        "print(%r, flush=True)\n"
+    ) % (LIVE_NEEDLE % counter, LIVE_BODY_NEEDLE % counter)
+    return body + _parity_pad(counter, body) + "\n"
+
+
 def write_inplace(path, text):
     """Truncate and rewrite the file (what most editors do by default)."""
     with open(path, "w") as f:

@@ -129,9 +129,8 @@ fn read_events(fd: &OwnedFd, stop: &OwnedFd, dirs: &Dirs, handler: &mut dyn Even
             }
             return;
         }
-        if fds[1].revents != 0 {
-            return;
-        }
+        // Events first, even when told to stop: a save that landed just before the watcher was
+        // replaced must still be reported (its replacement was watching before this one stops).
         loop {
             // SAFETY: reading into our buffer from the non-blocking inotify fd.
             let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -141,6 +140,9 @@ fn read_events(fd: &OwnedFd, stop: &OwnedFd, dirs: &Dirs, handler: &mut dyn Even
             for event in parse(&buf[..n as usize], dirs) {
                 handler.handle_event(Ok(event));
             }
+        }
+        if fds[1].revents != 0 {
+            return;
         }
     }
 }

@@ -118,7 +118,8 @@ impl Session<'_, '_> {
         if let Some(keys) = &mut self.keys {
             keys.busy();
         }
-        if self.project.settings.clears() {
+        // In the console, clearing would wipe the session the user is typing in.
+        if self.project.settings.clears() && !self.cli.repl {
             self.ui.clear_with_header(&self.header());
         }
         if self.ui.verbose() && !changed.is_empty() {
@@ -404,6 +405,7 @@ fn cause(changed: &[PathBuf]) -> String {
     };
     match changed {
         [] => String::new(),
+        [one] if !one.exists() => format!("after deleting {}", name(one)),
         [one] => format!("after saving {}", name(one)),
         [first, rest @ ..] => format!("after saving {} and {} more", name(first), rest.len()),
     }

@@ -50,7 +50,7 @@ impl Ui {
     /// Clears the terminal and draws the dashboard header (target, watched files, reload mode).
     pub fn clear_with_header(&self, header: &str) {
         let mut out = std::io::stdout().lock();
-        let _ = write!(out, "\x1b[H\x1b[2J\x1b[3J");
+        let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J");
         let _ = out.flush();
         drop(out);
         if !self.quiet {
@@ -60,7 +60,7 @@ impl Ui {
             } else {
                 header.to_string()
             };
-            let _ = writeln!(err, "{text}");
+            let _ = err.write_all(format!("{text}\n").as_bytes());
             let _ = err.flush();
         }
     }
@@ -122,13 +122,11 @@ impl Ui {
         };
         let mut err = std::io::stderr().lock();
         if let Some(tb) = detail {
-            let _ = write!(err, "{tb}");
-            if !tb.ends_with('\n') {
-                let _ = writeln!(err);
-            }
+            let newline = if tb.ends_with('\n') { "" } else { "\n" };
+            let _ = err.write_all(format!("{tb}{newline}").as_bytes());
         }
         if !self.quiet {
-            let _ = writeln!(err, "{}", self.line(mark, color, &text));
+            let _ = err.write_all(format!("{}\n", self.line(mark, color, &text)).as_bytes());
         }
         let _ = err.flush();
     }
@@ -137,7 +135,7 @@ impl Ui {
     pub fn detail(&self, text: &str) {
         if self.verbose {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.line("", Color::DarkGrey, text));
+            let _ = err.write_all(format!("{}\n", self.line("", Color::DarkGrey, text)).as_bytes());
         }
     }
 
@@ -145,14 +143,15 @@ impl Ui {
     pub fn info(&self, text: &str) {
         if !self.quiet {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.line("", Color::DarkGrey, text));
+            let _ = err.write_all(format!("{}\n", self.line("", Color::DarkGrey, text)).as_bytes());
         }
     }
 
     /// Something the user should know even in quiet mode.
     pub fn warn(&self, text: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", self.line("warning", Color::Yellow, text));
+        let _ =
+            err.write_all(format!("{}\n", self.line("warning", Color::Yellow, text)).as_bytes());
     }
 
     fn line(&self, mark: &str, color: Color, text: &str) -> String {
@@ -173,7 +172,7 @@ impl Ui {
 /// A fatal error before the loop starts (usage, environment): printed plainly, the caller exits.
 pub fn fatal(text: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "hotload-host: error: {text}");
+    let _ = err.write_all(format!("hotload-host: error: {text}\n").as_bytes());
 }
 
 pub fn format_duration(d: Duration) -> String {

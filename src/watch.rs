@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use crate::events::{Msg, with_sigint_blocked};
@@ -194,6 +194,20 @@ impl Watch {
                 self.push_relevant(&files, out);
             }
             EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                // A deleted module file is a change worth a run: the run reports it. (A rename
+                // away is not: editors rename the original aside while saving.)
+                if matches!(
+                    event.kind,
+                    EventKind::Remove(RemoveKind::File | RemoveKind::Any)
+                ) {
+                    let gone: Vec<PathBuf> = event
+                        .paths
+                        .iter()
+                        .filter(|p| !p.exists())
+                        .cloned()
+                        .collect();
+                    self.push_relevant(&gone, out);
+                }
                 // A directory deleted or moved away takes its subdirectories with it: forget
                 // them all, so that a new directory with the same name gets watched afresh.
                 for path in &event.paths {

@@ -253,7 +253,7 @@ fn launch_steps_command_handle_reload_modules_and_function() {
              hotload.PythonHandle(lambda: print('still runs')),\n\
          ])\n",
     );
-    let mut host = p.spawn(&["launch.py", "--no-clear"]);
+    let mut host = p.spawn(&["launch.py", "--no-clear", "-v"]);
     host.wait_for("value 1");
     host.wait_for("from-shell");
     host.wait_for("ZeroDivisionError");

@@ -195,3 +195,18 @@ fn same_second_same_size_saves_of_a_dependency_both_take_effect() {
     save_and_wait(&p, &mut host, "dep.py", "V = 3\n");
     host.wait_for("dep 3");
 }
+
+#[test]
+fn a_deleted_dependency_is_reported_and_keeps_its_last_version() {
+    let p = Project::new();
+    p.write("dep.py", "V = 'dep v1'\n");
+    p.write("lib.py", "import dep\nprint('lib sees', dep.V)\n");
+    let mut host = p.spawn(&["lib.py", "--no-clear"]);
+    host.wait_for("lib sees dep v1");
+    std::fs::remove_file(p.path("dep.py")).unwrap();
+    host.wait_for("dep.py was deleted: module dep keeps its last loaded version");
+    host.wait_count("lib sees dep v1", 2);
+    // Created again, it is watched and reloaded as before.
+    save_and_wait(&p, &mut host, "dep.py", "V = 'dep v2'\n");
+    host.wait_for("lib sees dep v2");
+}

@@ -14,6 +14,7 @@ fn save_and_wait(p: &Project, host: &mut Host, rel: &str, content: &str) {
 /// against version 2's code after the save by `main()`, the entrypoint, which runs after the
 /// reload and its patching. Every check prints `CHECK name value`.
 fn lib(v: u32) -> String {
+    let annotation = if v == 1 { "int" } else { "str" };
     let (ret, default, doc, prop, cls_attr, nested, lru, wrapped, dispatch, extra_field) = if v == 1
     {
         (
@@ -45,7 +46,7 @@ fn lib(v: u32) -> String {
     format!(
         r#"import dataclasses, enum, functools, pickle, hotload
 
-def f(x={default}, *, k={default}) -> int:
+def f(x={default}, *, k={default}) -> {annotation}:
     "{doc}"
     return {ret}
 
@@ -117,6 +118,7 @@ def main():
     check('f', kept['f']())
     check('f_defaults', (kept['f'].__defaults__, kept['f'].__kwdefaults__, kept['f'].__doc__))
     check('f_identity', kept['f'] is f)
+    check('f_annotations', kept['f'].__annotations__)
     check('method', kept['thing'].method())
     check('isinstance', isinstance(kept['thing'], Thing))
     check('prop', kept['thing'].prop)
@@ -161,6 +163,7 @@ fn old_objects_run_new_code_after_a_deep_reload() {
     check(&mut host, "f", "new");
     check(&mut host, "f_defaults", "((2,), {'k': 2}, 'new doc')");
     check(&mut host, "f_identity", "True");
+    check(&mut host, "f_annotations", "{'return': <class 'str'>}");
     check(&mut host, "method", "new");
     check(&mut host, "isinstance", "True");
     check(&mut host, "prop", "new prop");

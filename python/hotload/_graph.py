@@ -100,7 +100,9 @@ class ImportGraph:
 
         for n in sorted(affected):
             visit(n)
-        return [n for n in order if n != entry]
+        # A module whose file was deleted keeps its last version (it cannot be reloaded); the
+        # modules importing it still reload.
+        return [n for n in order if n != entry and os.path.exists(modules[n])]
 
 
 def _installed(path):

@@ -200,6 +200,7 @@ def run(plan, changed, phases, run_no):
         else:
             _plan_reloads.clear()
             _plan_reloads.update(arg for kind, arg in plan if kind == "reload")
+            _report_deleted(changed)
             for kind, arg in plan:
                 t0 = time.perf_counter_ns()
                 failures = len(errors)
@@ -271,6 +272,24 @@ def _reload_dependencies(entry, changed, phases):
         phases.append(("reload " + dep, time.perf_counter_ns() - t0))
 
 
+def _report_deleted(changed):
+    """Says which loaded modules lost their file (they keep their last loaded version)."""
+    for path in changed:
+        if os.path.exists(path):
+            continue
+        real = os.path.realpath(path)
+        # (A module the plan reloads itself reports its own missing file, as a failure.)
+        names = [
+            name
+            for name, module in list(sys.modules.items())
+            if name not in _plan_reloads
+            and getattr(module, "__file__", None)
+            and os.path.realpath(module.__file__) == real
+        ]
+        if names:
+            _note_line("%s was deleted: module %s keeps its last loaded version" % (path, ", ".join(names)))
+
+
 def _check_source_exists(module):
     origin = getattr(getattr(module, "__spec__", None), "origin", None)
     if origin and origin.endswith(".py") and not os.path.exists(origin):
@@ -303,8 +322,13 @@ def _remember_source(module):
 
 
 def _note(text):
+    _note_line("deep: " + text)
+
+
+def _note_line(text):
     flush()
-    sys.stderr.write("[hotload] deep: %s\n" % text)
+    sys.stderr.write("[hotload] %s\n" % text)
+    sys.stderr.flush()
 
 
 def _call(ref):
