@@ -1120,6 +1120,21 @@ def case_dependents(args, ctx, R):
 # --------------------------------------------------------------------------------------------
 # Report
 
+README = BENCH.parent / "README.md"
+README_START = "<!-- bench:start (written by `python3 bench/run.py --readme`) -->"
+README_END = "<!-- bench:end -->"
+
+
+def update_readme(R):
+    text = README.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise BenchError("--readme: README.md has no %s ... %s block" % (README_START, README_END))
+    block = "\n".join([README_START, ""] + render_summary(R) + [README_END])
+    README.write_text(text[:start] + block + text[end + len(README_END):])
+    log("updated the benchmark tables in %s" % README)
+
+
 def status(ok):
     return "MET" if ok else "SHORT"
 
@@ -1176,13 +1191,12 @@ def targets(R):
     return rows
 
 
-def render(R):
+def render_summary(R):
+    """The run line, the machine and the targets: what `latest.md` opens with and `--readme` copies."""
     m = R["machine"]
     b = R["binary"]
     v = R["venv"]
     L = []
-    L.append("# hotload-host benchmark results")
-    L.append("")
     L.append("`%s` — %s run, %.0f s; load average %s at start, %s at the end." % (
         R["command"], "quick" if R["quick"] else "full", R["elapsed_s"], R["load_start"], R["load_end"]))
     L.append("")
@@ -1222,7 +1236,11 @@ def render(R):
             parts.append("thread, changed: %s" % ("never" if s["never"] else fms(s["p50"])))
         L.append("| dependents and live patching (no target set) | %s | informational |" % "; ".join(parts))
     L.append("")
+    return L
 
+
+def render(R):
+    L = ["# hotload-host benchmark results", ""] + render_summary(R)
     lat = R.get("latency")
     if lat:
         L.append("## 1. Edit-to-output latency")
@@ -1476,6 +1494,8 @@ def main():
     ap.add_argument("--no-install", action="store_true", help="do not pip install into bench/.venv")
     ap.add_argument("--install-watchfiles", action="store_true", help="also pip install watchfiles and compare its CLI")
     ap.add_argument("--tmpdir", help="where temporary trees go (default: the system temp dir)")
+    ap.add_argument("--readme", action="store_true",
+                    help="also copy the machine and targets tables into README.md (between its bench markers)")
     ap.add_argument("--out", default=str(RESULTS), help="results directory (default bench/results)")
     args = ap.parse_args()
     q = args.quick
@@ -1488,6 +1508,8 @@ def main():
     only = set((args.only or ",".join(CASES)).split(","))
     if only - set(CASES):
         ap.error("--only: unknown case %s (cases: %s)" % (", ".join(sorted(only - set(CASES))), ",".join(CASES)))
+    if args.readme and README_START not in README.read_text():
+        ap.error("--readme: README.md has no %s line" % README_START)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -1550,6 +1572,8 @@ def main():
     md = render(R)
     (out_dir / "latest.md").write_text(md)
     print(md)
+    if args.readme:
+        update_readme(R)
     log("wrote %s, %s%s" % (out_dir / "latest.md", json_path, ", latency.png" if R.get("plot") == "ok" else ""))
     return 0
 

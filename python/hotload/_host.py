@@ -468,11 +468,13 @@ def _user_frames(tb):
 def _forget_bytecode(paths):
     """Drop cached bytecode of changed sources: a save within the same second and with the
     same size as the last one would otherwise run the stale .pyc."""
+    if sys.implementation.cache_tag is None:  # no bytecode cache at all
+        return
     for path in paths:
         if path.endswith(".py"):
             try:
                 os.remove(importlib.util.cache_from_source(path))
-            except (OSError, ValueError, NotImplementedError):
+            except (OSError, ValueError):
                 pass
 
 
