@@ -36,6 +36,69 @@ pub struct Spec {
     pub poll: Option<Duration>,
 }
 
+/// What decides, for the entries of one walked directory, whether they are watched: worked
+/// out once per directory. Ignore rules match an entry's own path only, as in git: the
+/// directories above it were checked when they were walked (and a directory given with -w is
+/// watched even if an ignore rule names it).
+struct DirRules<'a> {
+    watch: &'a Watch,
+    /// The directory is under a watched root, so watched extensions count there.
+    exts_apply: bool,
+    /// The directory is under the base the user's --ignore globs are anchored at.
+    under_base: bool,
+    /// The .gitignore / .ignore matchers of the directory and its parents, deepest first.
+    gitignores: Vec<&'a Gitignore>,
+}
+
+impl DirRules<'_> {
+    /// Whether a file counts: a watched extension or a watch glob takes it, its name is no
+    /// editor junk and no ignore rule names it.
+    fn counts(&self, path: &Path) -> bool {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return false;
+        };
+        let ext = match name.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => ext,
+            _ => "",
+        };
+        let wanted = (self.exts_apply && self.watch.exts.iter().any(|e| e == ext))
+            || self.watch.globs.is_match(path);
+        wanted && !is_junk_file(name) && !self.ignores(path, false)
+    }
+
+    /// Whether a subdirectory is left alone: VCS metadata, caches, virtualenvs, ignored.
+    fn skips_dir(&self, dir: &Path) -> bool {
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.starts_with('.')
+            || JUNK_DIRS.contains(&name)
+            || name.ends_with(".egg-info")
+            || self.ignores(dir, true)
+    }
+
+    fn ignores(&self, path: &Path, is_dir: bool) -> bool {
+        let user = &self.watch.user_ignore;
+        if !user.is_empty() {
+            let matched = if self.under_base {
+                user.matched(path, is_dir)
+            } else {
+                user.matched(path.file_name().unwrap_or_default(), is_dir)
+            };
+            if matched.is_ignore() {
+                return true;
+            }
+        }
+        // The first decision from the deepest ignore file wins.
+        for gi in &self.gitignores {
+            match gi.matched(path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
+            }
+        }
+        false
+    }
+}
+
 pub enum WatchError {
     /// The OS ran out of watches or watcher instances: the message says which sysctl to raise.
     Limit(String),
@@ -64,7 +127,11 @@ pub struct Watch {
     user_ignore: Gitignore,
     /// .gitignore / .ignore matchers, one per directory that has them.
     gitignores: Vec<Gitignore>,
+    /// Every directory with an OS watch.
     dirs: HashSet<PathBuf>,
+    /// The directories reached by walking the watched trees (never ignored ones): files in
+    /// them count by name and extension. (Other watched directories only hold listed files.)
+    walked: HashSet<PathBuf>,
     file_count: usize,
 }
 
@@ -116,6 +183,7 @@ impl Watch {
             user_ignore,
             gitignores: Vec::new(),
             dirs: HashSet::new(),
+            walked: HashSet::new(),
             file_count: 0,
         };
         for root in &spec.dirs {
@@ -219,6 +287,7 @@ impl Watch {
                         .collect();
                     for dir in gone {
                         self.dirs.remove(&dir);
+                        self.walked.remove(&dir);
                         let _ = self.backend.unwatch(&dir);
                     }
                 }
@@ -237,12 +306,11 @@ impl Watch {
     }
 
     fn follow_new_dir(&mut self, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WatchError> {
-        let under_root = self
-            .roots
-            .iter()
-            .chain(&self.glob_roots)
-            .any(|r| dir.starts_with(r));
-        if under_root && !self.dirs.contains(dir) && !self.dir_ignored(dir) {
+        let is_root = self.roots.iter().chain(&self.glob_roots).any(|r| r == dir);
+        let in_walked_dir = dir
+            .parent()
+            .is_some_and(|p| self.walked.contains(p) && !self.rules_for(p).skips_dir(dir));
+        if (is_root || in_walked_dir) && !self.walked.contains(dir) {
             // Files may have been written before the watch existed: report them as saved,
             // except those still open for writing (their close, now watched, will report them).
             let mut found = Vec::new();
@@ -258,20 +326,21 @@ impl Watch {
 
     /// True if a save of this file should trigger a run.
     pub fn is_relevant(&self, path: &Path) -> bool {
-        if self.files.contains(path) {
-            return true;
+        self.files.contains(path)
+            || path
+                .parent()
+                .is_some_and(|dir| self.walked.contains(dir) && self.rules_for(dir).counts(path))
+    }
+
+    fn rules_for(&self, dir: &Path) -> DirRules<'_> {
+        DirRules {
+            watch: self,
+            exts_apply: self.roots.iter().any(|r| dir.starts_with(r)),
+            under_base: dir.starts_with(&self.base),
+            gitignores: (self.gitignores.iter().rev())
+                .filter(|gi| dir.starts_with(gi.path()))
+                .collect(),
         }
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            return false;
-        };
-        if is_junk_file(name) || self.ignored(path, false) {
-            return false;
-        }
-        if self.globs.is_match(path) {
-            return true;
-        }
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        self.roots.iter().any(|r| path.starts_with(r)) && self.exts.iter().any(|e| e == ext)
     }
 
     /// Watches `dir` and the directories under it that are not ignored; `found` gets the
@@ -300,14 +369,20 @@ impl Watch {
             }
         }
         self.add_dir(dir)?;
+        self.walked.insert(dir.to_path_buf());
+        let rules = self.rules_for(dir);
+        let mut subdirs = Vec::new();
         for (path, kind) in entries {
             if kind.is_dir() {
-                if !self.dir_ignored(&path) {
-                    self.add_tree(&path, found)?;
+                if !rules.skips_dir(&path) {
+                    subdirs.push(path);
                 }
-            } else if kind.is_file() && self.is_relevant(&path) {
+            } else if kind.is_file() && (self.files.contains(&path) || rules.counts(&path)) {
                 found.push(path);
             }
+        }
+        for subdir in subdirs {
+            self.add_tree(&subdir, found)?;
         }
         Ok(())
     }
@@ -328,38 +403,6 @@ impl Watch {
             }
             Err(e) => Err(describe(e, self.dirs.len())),
         }
-    }
-
-    fn dir_ignored(&self, dir: &Path) -> bool {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        name.starts_with('.')
-            || JUNK_DIRS.contains(&name)
-            || name.ends_with(".egg-info")
-            || self.ignored(dir, true)
-    }
-
-    fn ignored(&self, path: &Path, is_dir: bool) -> bool {
-        let user = if path.starts_with(&self.base) {
-            self.user_ignore.matched_path_or_any_parents(path, is_dir)
-        } else {
-            self.user_ignore
-                .matched(path.file_name().unwrap_or_default(), is_dir)
-        };
-        if user.is_ignore() {
-            return true;
-        }
-        // Deeper ignore files override shallower ones: the first decision from the deepest wins.
-        for gi in self.gitignores.iter().rev() {
-            if !path.starts_with(gi.path()) || path == gi.path() {
-                continue;
-            }
-            match gi.matched_path_or_any_parents(path, is_dir) {
-                Match::Ignore(_) => return true,
-                Match::Whitelist(_) => return false,
-                Match::None => {}
-            }
-        }
-        false
     }
 
     fn load_ignores(&mut self, dir: &Path) {

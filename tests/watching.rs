@@ -958,6 +958,32 @@ fn gitignore_files_of_parent_and_nested_directories_are_honoured() {
 }
 
 #[test]
+fn directories_given_to_watch_are_watched_even_when_an_ignore_rule_names_them() {
+    // The target's own directory and a -w directory are both gitignored (say, a scratch dir
+    // and generated code): naming them is asking for them. Their ignored subdirectories stay out.
+    let project = Project::new();
+    std::fs::create_dir(project.path(".git")).unwrap();
+    project.write(".gitignore", "scratch/\ngen/\nout/\n");
+    project.write("scratch/try.py", &versioned("s0"));
+    project.write("scratch/helper.py", "");
+    project.write("scratch/out/result.py", "");
+    project.write("gen/api.py", "");
+    let mut host = project.spawn(&["scratch/try.py", "-w", "scratch", "-w", "gen", "-v"]);
+    wait_run(&mut host, 1);
+    save_in_place(&project.path("scratch/helper.py"), "x = 1\n");
+    expect_runs_exactly(
+        &mut host,
+        2,
+        "a neighbour of the target in an ignored directory",
+    );
+    save_via_rename(&project.path("gen/api.py"), "x = 1\n");
+    expect_runs_exactly(&mut host, 3, "a file in an ignored directory given to -w");
+    save_in_place(&project.path("scratch/out/result.py"), "x = 1\n");
+    expect_no_new_run(&mut host, 3, "an ignored directory inside a watched one");
+    assert_no_errors(&host);
+}
+
+#[test]
 fn ignored_directories_get_no_watches() {
     // Same tree with and without a big pile of ignored directories: same watch counts.
     let plain = Project::new();
