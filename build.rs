@@ -1,6 +1,7 @@
 //! Build script: link against the Python that pyo3 found (PYO3_PYTHON or `python3` on PATH),
 //! give the binary an rpath to that libpython, and record what the binary was built against so
-//! that it can check at start-up that the interpreter it loaded is that one.
+//! that it can check at start-up that the interpreter it loaded is that one. Also compiles the
+//! embedded `hotload` package to code objects with that Python, so start-up skips compiling it.
 
 use std::process::Command;
 
@@ -30,4 +31,32 @@ fn main() {
     ] {
         println!("cargo:rustc-env={key}={}", lines.next().unwrap_or(""));
     }
+    compile_package(python);
+}
+
+/// Writes `$OUT_DIR/<file>.code` (a marshalled code object) for each python/hotload/*.py, with
+/// the file name the embedded importer gives the module. The binary only runs on the Python it
+/// was built with (checked at start), so the marshal format matches; if it ever does not, the
+/// importer compiles the embedded source instead.
+fn compile_package(python: &str) {
+    let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let script = r#"
+import marshal, os, sys
+src, out = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(src)):
+    if name.endswith(".py"):
+        with open(os.path.join(src, name), encoding="utf-8") as f:
+            code = compile(f.read(), "<hotload-host>/hotload/" + name, "exec", dont_inherit=True)
+        with open(os.path.join(out, name + ".code"), "wb") as f:
+            f.write(marshal.dumps(code))
+"#;
+    let out = Command::new(python)
+        .args(["-I", "-c", script, "python/hotload", &out_dir])
+        .output()
+        .expect("could not run the build Python");
+    assert!(
+        out.status.success(),
+        "compiling python/hotload failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

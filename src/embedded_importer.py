@@ -2,18 +2,20 @@
 # `import hotload` works in the user's interpreter with no install step. Installed first on
 # sys.meta_path: the host's own copy wins over an installed or copied-in hotload.py.
 # (Plain classes rather than importlib.abc: that import alone costs milliseconds at start.)
+import marshal
 import sys
 from importlib.machinery import ModuleSpec
 
 
 class EmbeddedFinder:
     def __init__(self, sources):
-        self.sources = sources  # module name -> (source text, is_package)
+        # module name -> (source text, marshalled code compiled by build.rs, is_package)
+        self.sources = sources
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self.sources:
             return None
-        is_package = self.sources[fullname][1]
+        is_package = self.sources[fullname][2]
         spec = ModuleSpec(fullname, self, origin=self._filename(fullname), is_package=is_package)
         spec.has_location = True
         if is_package:
@@ -24,8 +26,11 @@ class EmbeddedFinder:
         return None
 
     def exec_module(self, module):
-        source = self.get_source(module.__name__)
-        code = compile(source, self._filename(module.__name__), "exec", dont_inherit=True)
+        name = module.__name__
+        try:
+            code = marshal.loads(self.sources[name][1])
+        except (ValueError, EOFError, TypeError):
+            code = compile(self.get_source(name), self._filename(name), "exec", dont_inherit=True)
         exec(code, module.__dict__)
 
     def get_source(self, fullname):
@@ -35,9 +40,10 @@ class EmbeddedFinder:
         pass
 
     def _filename(self, fullname):
-        leaf = "__init__.py" if self.sources[fullname][1] else fullname.rpartition(".")[2] + ".py"
+        is_package = self.sources[fullname][2]
+        leaf = "__init__.py" if is_package else fullname.rpartition(".")[2] + ".py"
         parts = fullname.split(".")
-        parts = parts if self.sources[fullname][1] else parts[:-1]
+        parts = parts if is_package else parts[:-1]
         return "<hotload-host>/" + "/".join(parts + [leaf])
 
 

@@ -16,43 +16,28 @@ pub const BUILD_VERSION: &str = env!("HOTLOAD_BUILD_VERSION");
 const BUILD_BASE_PREFIX: &str = env!("HOTLOAD_BUILD_BASE_PREFIX");
 const BUILD_LIBDIR: &str = env!("HOTLOAD_BUILD_LIBDIR");
 
-/// Sources of the in-interpreter `hotload` package, compiled into the binary.
-const EMBEDDED: &[(&str, &str, bool)] = &[
-    (
-        "hotload",
-        include_str!("../python/hotload/__init__.py"),
-        true,
-    ),
-    (
-        "hotload._graph",
-        include_str!("../python/hotload/_graph.py"),
-        false,
-    ),
-    (
-        "hotload._host",
-        include_str!("../python/hotload/_host.py"),
-        false,
-    ),
-    (
-        "hotload._original",
-        include_str!("../python/hotload/_original.py"),
-        false,
-    ),
-    (
-        "hotload._patch",
-        include_str!("../python/hotload/_patch.py"),
-        false,
-    ),
-    (
-        "hotload._repl",
-        include_str!("../python/hotload/_repl.py"),
-        false,
-    ),
-    (
-        "hotload._state",
-        include_str!("../python/hotload/_state.py"),
-        false,
-    ),
+/// One module of the in-interpreter `hotload` package, compiled into the binary: its name, its
+/// source (for tracebacks and `inspect`), its code object marshalled by build.rs, and whether it
+/// is a package.
+macro_rules! embedded {
+    ($name:literal, $file:literal, $is_package:literal) => {
+        (
+            $name,
+            include_str!(concat!("../python/hotload/", $file)),
+            include_bytes!(concat!(env!("OUT_DIR"), "/", $file, ".code")).as_slice(),
+            $is_package,
+        )
+    };
+}
+
+const EMBEDDED: &[(&str, &str, &[u8], bool)] = &[
+    embedded!("hotload", "__init__.py", true),
+    embedded!("hotload._graph", "_graph.py", false),
+    embedded!("hotload._host", "_host.py", false),
+    embedded!("hotload._original", "_original.py", false),
+    embedded!("hotload._patch", "_patch.py", false),
+    embedded!("hotload._repl", "_repl.py", false),
+    embedded!("hotload._state", "_state.py", false),
 ];
 const IMPORTER: &CStr =
     match CStr::from_bytes_with_nul(concat!(include_str!("embedded_importer.py"), "\0").as_bytes())
@@ -218,8 +203,9 @@ fn install_embedded_package(py: Python<'_>) -> PyResult<()> {
         c"_hotload_importer",
     )?;
     let sources = PyDict::new(py);
-    for (name, source, is_package) in EMBEDDED {
-        sources.set_item(name, (source, is_package))?;
+    for (name, source, code, is_package) in EMBEDDED {
+        let code = pyo3::types::PyBytes::new(py, code);
+        sources.set_item(name, (source, code, is_package))?;
     }
     importer.getattr("install")?.call1((sources,))?;
     Ok(())

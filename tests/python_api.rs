@@ -320,3 +320,30 @@ fn helpers_degrade_gracefully_under_plain_python() {
     );
     assert_eq!(stdout.trim(), "plain 42 y False False False 0 []");
 }
+
+#[test]
+fn embedded_package_is_served_by_the_host_with_its_source() {
+    // The package comes precompiled from the binary (no install), yet inspect and tracebacks
+    // still see its source; a hotload.py in the project does not shadow it.
+    let p = Project::new();
+    p.write(
+        "hotload.py",
+        "raise SystemExit('the project copy was imported')\n",
+    );
+    p.write(
+        "lib.py",
+        "import inspect, hotload\n\
+         print('FILE', hotload.__file__)\n\
+         print('SOURCE', inspect.getsource(hotload.keep).splitlines()[0])\n\
+         print('TYPED', hotload.keep.__annotations__['key'])\n",
+    );
+    let out = p.run(&["lib.py", "--once"]);
+    let text = &out.stdout;
+    assert_eq!(out.code(), Some(0), "{text}{}", out.stderr);
+    assert!(
+        text.contains("FILE <hotload-host>/hotload/__init__.py"),
+        "{text}"
+    );
+    assert!(text.contains("SOURCE def keep(key: str"), "{text}");
+    assert!(text.contains("TYPED str"), "{text}");
+}
