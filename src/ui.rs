@@ -24,6 +24,8 @@ pub struct Ui {
     color: bool,
     quiet: bool,
     verbose: bool,
+    /// --once: no "waiting for the next save" after a run, since none comes.
+    once: bool,
 }
 
 impl Ui {
@@ -40,6 +42,7 @@ impl Ui {
             color,
             quiet: cli.quiet,
             verbose: cli.verbose,
+            once: cli.once,
         }
     }
 
@@ -85,6 +88,11 @@ impl Ui {
         } else {
             format!("{run}, {cause}")
         };
+        let (waiting, watching) = if self.once {
+            ("", "")
+        } else {
+            ("; waiting for the next save", "; still watching")
+        };
         let (mark, color, text, detail) = match outcome {
             Outcome::Ok => (
                 "ok",
@@ -96,27 +104,23 @@ impl Ui {
                 "error",
                 Color::Red,
                 match last_line(tb) {
-                    "" => format!(
-                        "{module} failed after {took} (run {run}); waiting for the next save"
-                    ),
-                    summary => format!(
-                        "{module} failed after {took} (run {run}): {summary}; waiting for the next save"
-                    ),
+                    "" => format!("{module} failed after {took} (run {run}){waiting}"),
+                    summary => {
+                        format!("{module} failed after {took} (run {run}): {summary}{waiting}")
+                    }
                 },
                 Some(tb),
             ),
             Outcome::Exited(code) => (
                 "exit",
                 Color::Yellow,
-                format!(
-                    "{module} called sys.exit({code}) after {took} (run {run}); still watching"
-                ),
+                format!("{module} called sys.exit({code}) after {took} (run {run}){watching}"),
                 None,
             ),
             Outcome::Interrupted(tb) => (
                 "interrupted",
                 Color::Yellow,
-                format!("{module} interrupted by Ctrl-C after {took} (run {run}); still watching"),
+                format!("{module} interrupted by Ctrl-C after {took} (run {run}){watching}"),
                 Some(tb),
             ),
         };

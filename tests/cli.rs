@@ -238,6 +238,11 @@ fn once_exit_status_follows_the_outcome() {
     outputs.push(all_output(&out));
     for text in outputs {
         assert_no_panic(&text);
+        // Nothing comes after --once: its status line promises no further runs.
+        assert!(
+            !text.contains("waiting for the next save") && !text.contains("still watching"),
+            "{text}"
+        );
     }
 }
 

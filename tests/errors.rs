@@ -963,3 +963,66 @@ fn module_output_is_flushed_before_status_line_on_reload() {
         host.transcript()
     );
 }
+
+#[test]
+fn unreadable_source_is_a_clear_error_and_the_next_save_works() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    let p = Project::new();
+    p.write("lib.py", "import helper\nprint('helper', helper.V)\n");
+    p.write("helper.py", "V = 1\n");
+    let mut cmd = p.command(&["lib.py", "--no-clear"]);
+    cmd.stdin(Stdio::null());
+    // As root, file modes do not stop reads: drop the capabilities that bypass them (the
+    // bounding set limits what root keeps across exec). A non-root user needs nothing.
+    // SAFETY: prctl and geteuid are async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for cap in [
+                1, /* CAP_DAC_OVERRIDE */
+                2, /* CAP_DAC_READ_SEARCH */
+            ] {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && libc::geteuid() == 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut host = Host::spawn(cmd);
+    host.wait_for("helper 1");
+    assert!(
+        wait_run(&mut host, 1).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
+
+    // A save that leaves the file unreadable (written aside with mode 000, renamed into place).
+    let aside = p.path(".helper.py.swp");
+    std::fs::write(&aside, "V = 2\n").unwrap();
+    std::fs::set_permissions(&aside, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::rename(&aside, p.path("helper.py")).unwrap();
+    let status = wait_run(&mut host, 2);
+    assert!(
+        status.starts_with("[hotload] error: lib failed"),
+        "{status}"
+    );
+    assert!(status.contains("PermissionError"), "{status}");
+    let tb = stderr_of_run(&host, 2);
+    assert!(
+        tb.contains("helper.py"),
+        "the message names the file:\n{tb}"
+    );
+    assert_only_user_frames(&tb);
+
+    std::fs::set_permissions(p.path("helper.py"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    save_in_place(&p.path("helper.py"), "V = 3\n");
+    host.wait_for("helper 3");
+    assert!(
+        wait_run(&mut host, 3).contains("ok:"),
+        "{}",
+        host.transcript()
+    );
+    assert_no_panic(&host.transcript());
+}
