@@ -16,8 +16,9 @@ target = "TARGET"
 # ext = ["py"]                  # extensions that count inside watched directories
 
 # clear = true                  # clear the terminal before each run (default: when it is one)
-# pre = "TARGET_MODULE:teardown"    # called before each reload (close sockets, stop threads)
-# post = "TARGET_MODULE:main"       # called after each successful (re)load
+# Called before each reload (close sockets, stop threads), and after each successful (re)load:
+# pre = "TARGET_MODULE:teardown"
+# post = "TARGET_MODULE:main"
 # poll = 200                    # poll every 200 ms instead of OS events (network mounts)
 
 # An explicit list of steps replaces "pre, reload target, post":
