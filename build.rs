@@ -34,24 +34,36 @@ fn main() {
     compile_package(python);
 }
 
-/// Writes `$OUT_DIR/<file>.code` (a marshalled code object) for each python/hotload/*.py, with
-/// the file name the embedded importer gives the module. The binary only runs on the Python it
-/// was built with (checked at start), so the marshal format matches; if it ever does not, the
-/// importer compiles the embedded source instead.
+/// Compiles each python/hotload/*.py to `$OUT_DIR/<file>.code` (a marshalled code object, with
+/// the file name the embedded importer gives the module) and writes `$OUT_DIR/embedded.rs`, the
+/// table of modules the binary carries: every file in the directory, so none can be forgotten.
+/// The binary only runs on the Python it was built with (checked at start), so the marshal
+/// format matches; if it ever does not, the importer compiles the embedded source instead.
 fn compile_package(python: &str) {
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let src = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
+        .join("python/hotload");
+    let mut files: Vec<String> = std::fs::read_dir(&src)
+        .expect("python/hotload is readable")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".py"))
+        .collect();
+    files.sort();
+
     let script = r#"
 import marshal, os, sys
-src, out = sys.argv[1], sys.argv[2]
-for name in sorted(os.listdir(src)):
-    if name.endswith(".py"):
-        with open(os.path.join(src, name), encoding="utf-8") as f:
-            code = compile(f.read(), "<hotload-host>/hotload/" + name, "exec", dont_inherit=True)
-        with open(os.path.join(out, name + ".code"), "wb") as f:
-            f.write(marshal.dumps(code))
+src, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+for name in names:
+    with open(os.path.join(src, name), encoding="utf-8") as f:
+        code = compile(f.read(), "<hotload-host>/hotload/" + name, "exec", dont_inherit=True)
+    with open(os.path.join(out, name + ".code"), "wb") as f:
+        f.write(marshal.dumps(code))
 "#;
     let out = Command::new(python)
-        .args(["-I", "-c", script, "python/hotload", &out_dir])
+        .args(["-I", "-c", script])
+        .arg(&src)
+        .arg(&out_dir)
+        .args(&files)
         .output()
         .expect("could not run the build Python");
     assert!(
@@ -59,4 +71,21 @@ for name in sorted(os.listdir(src)):
         "compiling python/hotload failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    let mut table = String::from("&[\n");
+    for file in &files {
+        let stem = file.trim_end_matches(".py");
+        let (name, is_package) = match stem {
+            "__init__" => ("hotload".to_string(), true),
+            _ => (format!("hotload.{stem}"), false),
+        };
+        let source = src.join(file);
+        let code = std::path::Path::new(&out_dir).join(format!("{file}.code"));
+        table.push_str(&format!(
+            "    ({name:?}, include_str!({source:?}), include_bytes!({code:?}), {is_package}),\n"
+        ));
+    }
+    table.push_str("]\n");
+    std::fs::write(std::path::Path::new(&out_dir).join("embedded.rs"), table)
+        .expect("OUT_DIR is writable");
 }

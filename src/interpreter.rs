@@ -16,29 +16,10 @@ pub const BUILD_VERSION: &str = env!("HOTLOAD_BUILD_VERSION");
 const BUILD_BASE_PREFIX: &str = env!("HOTLOAD_BUILD_BASE_PREFIX");
 const BUILD_LIBDIR: &str = env!("HOTLOAD_BUILD_LIBDIR");
 
-/// One module of the in-interpreter `hotload` package, compiled into the binary: its name, its
+/// The in-interpreter `hotload` package, compiled into the binary: for each module its name, its
 /// source (for tracebacks and `inspect`), its code object marshalled by build.rs, and whether it
-/// is a package.
-macro_rules! embedded {
-    ($name:literal, $file:literal, $is_package:literal) => {
-        (
-            $name,
-            include_str!(concat!("../python/hotload/", $file)),
-            include_bytes!(concat!(env!("OUT_DIR"), "/", $file, ".code")).as_slice(),
-            $is_package,
-        )
-    };
-}
-
-const EMBEDDED: &[(&str, &str, &[u8], bool)] = &[
-    embedded!("hotload", "__init__.py", true),
-    embedded!("hotload._graph", "_graph.py", false),
-    embedded!("hotload._host", "_host.py", false),
-    embedded!("hotload._original", "_original.py", false),
-    embedded!("hotload._patch", "_patch.py", false),
-    embedded!("hotload._repl", "_repl.py", false),
-    embedded!("hotload._state", "_state.py", false),
-];
+/// is a package. build.rs writes the table from the files in python/hotload/.
+const EMBEDDED: &[(&str, &str, &[u8], bool)] = include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 const IMPORTER: &CStr =
     match CStr::from_bytes_with_nul(concat!(include_str!("embedded_importer.py"), "\0").as_bytes())
     {
