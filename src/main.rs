@@ -5,7 +5,6 @@ mod cli;
 mod config;
 mod events;
 mod init;
-mod inotify;
 mod interpreter;
 mod plan;
 mod project;
@@ -69,7 +68,7 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
     let lookup = project::lookup(&settings)?;
     let ui = Ui::new(&cli);
     let stdin_list = if settings.watch.value.is_empty() && !cli.once && !cli.repl {
-        settings::read_stdin_list(&cwd, |m| ui.warn(m))
+        watch::spec::read_stdin_list(&cwd, |m| ui.warn(m))
     } else {
         None
     };
@@ -99,7 +98,7 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
             .map_err(|e| format!("cannot set up signal handling: {e}"))?;
         call(&host, "set_wakeup_fd", (wakeup_fd,))?;
         // Watch before the first import, so that a save during a slow first import still counts.
-        let spec = settings::watch_spec(
+        let spec = watch::spec::watch_spec(
             &project.settings,
             project.target.as_ref(),
             stdin_list.clone(),

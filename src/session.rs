@@ -12,7 +12,6 @@ use crate::cli::Cli;
 use crate::events::Msg;
 use crate::project::{self, Project};
 use crate::runner::{Report, Runner};
-use crate::settings;
 use crate::terminal::{self, HELP, Key, Keys};
 use crate::ui::{Outcome, Ui, format_duration};
 use crate::watch::{Spec, Watch, WatchError};
@@ -227,7 +226,7 @@ impl Session<'_, '_> {
                 return Ok(false);
             }
         };
-        let spec = settings::watch_spec(
+        let spec = crate::watch::spec::watch_spec(
             &project.settings,
             project.target.as_ref(),
             self.stdin_list.clone(),

@@ -15,6 +15,9 @@ use notify::{EventKind, RecursiveMode, Watcher};
 
 use crate::events::{Msg, with_sigint_blocked};
 
+mod inotify;
+pub mod spec;
+
 /// Directory names that are never watched: VCS metadata, caches, virtualenvs, dependencies.
 /// (Hidden directories such as .git and .venv, and any directory holding pyvenv.cfg, are
 /// skipped too.)
@@ -149,7 +152,7 @@ impl Watch {
                     .with_compare_contents(true);
                 notify::PollWatcher::new(handler, config).map(|w| Box::new(w) as Box<dyn Watcher>)
             }
-            None => crate::inotify::DirWatcher::new(handler, notify::Config::default())
+            None => inotify::DirWatcher::new(handler, notify::Config::default())
                 .map(|w| Box::new(w) as Box<dyn Watcher>),
         })
         .map_err(|e| describe(e, 0))?;
