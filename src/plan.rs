@@ -1,5 +1,6 @@
 //! The run plan: the ordered steps of one run, built from the settings. Without an explicit
-//! `steps` list it is: the `pre` hook, reload the target, the `post` hook, the entrypoint. The plan is executed inside Python by `hotload._host.run`.
+//! `steps` list it is: the `pre` hook, reload the target, the `post` hook, the entrypoint.
+//! The session executes it step by step (`session::run`).
 
 use crate::config::Step;
 use crate::settings::Settings;
@@ -20,17 +21,6 @@ pub enum PlanStep {
 }
 
 impl PlanStep {
-    /// (kind, argument) as `hotload._host.run` takes it.
-    pub fn to_python(&self) -> (&'static str, &str) {
-        match self {
-            PlanStep::Clear => ("clear", ""),
-            PlanStep::Pre(s) => ("pre", s),
-            PlanStep::Reload(s) => ("reload", s),
-            PlanStep::Call(s) => ("call", s),
-            PlanStep::Run(s) => ("run", s),
-        }
-    }
-
     /// The `module:function` or module this step needs to exist, if any.
     pub fn reference(&self) -> Option<&str> {
         match self {

@@ -2,13 +2,13 @@
 //! target, put its root on sys.path, check every `module:function` the plan names (without
 //! running user code), and build the plan. Used at start and again when the config changes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use pyo3::prelude::*;
-
+use crate::Failure;
 use crate::cli::Cli;
 use crate::config;
 use crate::plan::{self, PlanStep};
+use crate::python::bridge::Bridge;
 use crate::settings::{Origin, Settings};
 use crate::target::{self, Lookup, Target};
 
@@ -53,12 +53,12 @@ pub struct Project {
 
 /// Resolves the target with Python's help, prepares sys.path and sys.argv, checks references.
 pub fn resolve(
-    host: &Bound<'_, PyModule>,
+    bridge: &Bridge<'_>,
     settings: Settings,
     lookup: Option<Lookup>,
-) -> Result<Project, String> {
+) -> Result<Project, Failure> {
     let target = match lookup {
-        Some(l) => Some(locate(host, l, &settings.cwd)?),
+        Some(l) => Some(locate(bridge, l, &settings.cwd)?),
         None => None,
     };
     let root = match &target {
@@ -66,29 +66,23 @@ pub fn resolve(
         None => settings.project_dir(),
     };
     if let Some(t) = &target
-        && let Some(why) = call(
-            host,
-            "shadowed_by",
-            (&t.module, t.root.display().to_string()),
-        )?
-        .extract::<Option<String>>()
-        .unwrap_or(None)
+        && let Some(why) = bridge.shadowed_by(&t.module, &t.root)?
     {
-        return Err(format!(
+        return Err(Failure::Fatal(format!(
             "cannot run {}: {why}.\nRename {} so that its module name is not taken.",
             t.argv0,
             t.file.display()
-        ));
+        )));
     }
     let plan = plan::build(&settings, target.as_ref().map(|t| t.module.as_str()));
-    check_references(host, &settings, &plan, &root)?;
+    check_references(bridge, &settings, &plan, &root)?;
     // Only now, with everything checked, does the interpreter see the new root and argv: a
     // rejected config changes nothing.
     let argv0 = target.as_ref().map(|t| t.argv0.clone()).unwrap_or_default();
-    let argv: Vec<&str> = std::iter::once(argv0.as_str())
-        .chain(settings.args.value.iter().map(String::as_str))
+    let argv: Vec<String> = std::iter::once(argv0)
+        .chain(settings.args.value.iter().cloned())
         .collect();
-    call(host, "prepare", (root.display().to_string(), argv))?;
+    bridge.prepare(&root, &argv)?;
     let label = match &target {
         Some(t) => t.module.clone(),
         None => "steps".into(),
@@ -103,25 +97,18 @@ pub fn resolve(
 
 /// Every module and `module:function` the plan names must exist before anything runs.
 fn check_references(
-    host: &Bound<'_, PyModule>,
+    bridge: &Bridge<'_>,
     settings: &Settings,
     plan: &[PlanStep],
     root: &Path,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     for step in plan {
         let Some(reference) = step.reference() else {
             continue;
         };
-        let Some(problem) = call(
-            host,
-            "check_reference",
-            (reference, root.display().to_string()),
-        )?
-        .extract::<Option<String>>()
-        .unwrap_or(None) else {
-            continue;
-        };
-        return Err(where_written(settings, reference, &problem));
+        if let Some(problem) = bridge.check_reference(reference, root)? {
+            return Err(Failure::Fatal(where_written(settings, reference, &problem)));
+        }
     }
     Ok(())
 }
@@ -171,60 +158,23 @@ fn step_names(step: &config::Step, reference: &str) -> bool {
 
 /// A module name that is not a file under the project may still be importable (installed in
 /// site-packages): ask Python where it is.
-fn locate(host: &Bound<'_, PyModule>, lookup: Lookup, cwd: &Path) -> Result<Target, String> {
+fn locate(bridge: &Bridge<'_>, lookup: Lookup, cwd: &Path) -> Result<Target, Failure> {
     match lookup {
         Lookup::Found(target) => Ok(target),
         Lookup::NotLocal(name) => {
-            let origin: Option<PathBuf> = call(host, "find_origin", (&name,))?
-                .extract()
-                .unwrap_or(None);
-            match origin {
+            match bridge.find_origin(&name)? {
                 Some(file) => {
-                    let mut target = target::from_file(&file)?;
+                    let mut target = target::from_file(&file).map_err(Failure::Fatal)?;
                     // Importable already: sys.path[0] is the current directory, as with `python -m`.
                     target.module = name;
                     target.root = cwd.to_path_buf();
                     Ok(target)
                 }
-                None => Err(format!(
+                None => Err(Failure::Fatal(format!(
                     "no module named '{name}': there is no {name}.py under {} and Python cannot import it",
                     cwd.display()
-                )),
+                ))),
             }
         }
     }
-}
-
-/// Tells the Python side the reload strategy and which directories hold project modules.
-pub fn configure_reload(
-    host: &Bound<'_, PyModule>,
-    project: &Project,
-    spec: &crate::watch::Spec,
-) -> Result<(), String> {
-    let mut roots: Vec<String> = spec.dirs.iter().map(|d| d.display().to_string()).collect();
-    if let Some(t) = &project.target {
-        roots.push(t.root.display().to_string());
-    }
-    roots.push(project.settings.project_dir().display().to_string());
-    call(
-        host,
-        "configure",
-        (project.settings.reload.value.name(), roots),
-    )
-    .map(|_| ())
-}
-
-/// Calls a helper of `hotload._host`. These run between the user's runs, so a Ctrl-C landing
-/// in one (Python raises KeyboardInterrupt at its next bytecode) is a Ctrl-C while idle: exit.
-pub fn call<'py>(
-    host: &Bound<'py, PyModule>,
-    name: &str,
-    args: impl pyo3::call::PyCallArgs<'py>,
-) -> Result<Bound<'py, PyAny>, String> {
-    host.getattr(name).and_then(|f| f.call1(args)).map_err(|e| {
-        if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(host.py()) {
-            crate::session::exit_interrupted();
-        }
-        format!("internal error in hotload-host ({name}): {e}")
-    })
 }

@@ -212,7 +212,12 @@ impl Pty {
     /// press Ctrl-C wait for this first.
     fn wait_in_select(&mut self) {
         #[cfg(target_arch = "x86_64")]
-        let calls = [libc::SYS_pselect6, libc::SYS_select];
+        let calls = [
+            libc::SYS_pselect6,
+            libc::SYS_select,
+            libc::SYS_poll,
+            libc::SYS_ppoll,
+        ];
         #[cfg(not(target_arch = "x86_64"))]
         let calls = [libc::SYS_pselect6, libc::SYS_pselect6];
         let path = format!("/proc/{0}/task/{0}/syscall", self.child.id());

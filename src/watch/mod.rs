@@ -1,27 +1,23 @@
 //! Which files are watched and what counts as a save. Directories get OS watches (never files:
-//! editors replace files by renaming); ignored directories get none. A raw notify event becomes
+//! editors replace files by renaming); ignored directories get none. A filesystem event becomes
 //! a "saved path" only when the write is complete: close-after-write or rename-into-place
-//! (with --poll: a changed modification time).
+//! (with --poll: changed contents).
 
 use std::collections::HashSet;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
-use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
-use notify::{EventKind, RecursiveMode, Watcher};
 
-use crate::events::{Msg, with_sigint_blocked};
-
+pub mod backend;
+#[cfg(target_os = "linux")]
 mod inotify;
+mod rules;
 pub mod spec;
 
-/// Directory names that are never watched: VCS metadata, caches, virtualenvs, dependencies.
-/// (Hidden directories such as .git and .venv, and any directory holding pyvenv.cfg, are
-/// skipped too.)
-const JUNK_DIRS: &[&str] = &["__pycache__", "node_modules", "site-packages"];
+use backend::{AddError, Backend, FsEvent};
+use rules::DirRules;
 
 /// What to watch, as decided from the command line (and later the config file).
 #[derive(Clone)]
@@ -39,69 +35,6 @@ pub struct Spec {
     pub poll: Option<Duration>,
 }
 
-/// What decides, for the entries of one walked directory, whether they are watched: worked
-/// out once per directory. Ignore rules match an entry's own path only, as in git: the
-/// directories above it were checked when they were walked (and a directory given with -w is
-/// watched even if an ignore rule names it).
-struct DirRules<'a> {
-    watch: &'a Watch,
-    /// The directory is under a watched root, so watched extensions count there.
-    exts_apply: bool,
-    /// The directory is under the base the user's --ignore globs are anchored at.
-    under_base: bool,
-    /// The .gitignore / .ignore matchers of the directory and its parents, deepest first.
-    gitignores: Vec<&'a Gitignore>,
-}
-
-impl DirRules<'_> {
-    /// Whether a file counts: a watched extension or a watch glob takes it, its name is no
-    /// editor junk and no ignore rule names it.
-    fn counts(&self, path: &Path) -> bool {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            return false;
-        };
-        let ext = match name.rsplit_once('.') {
-            Some((stem, ext)) if !stem.is_empty() => ext,
-            _ => "",
-        };
-        let wanted = (self.exts_apply && self.watch.exts.iter().any(|e| e == ext))
-            || self.watch.globs.is_match(path);
-        wanted && !is_junk_file(name) && !self.ignores(path, false)
-    }
-
-    /// Whether a subdirectory is left alone: VCS metadata, caches, virtualenvs, ignored.
-    fn skips_dir(&self, dir: &Path) -> bool {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        name.starts_with('.')
-            || JUNK_DIRS.contains(&name)
-            || name.ends_with(".egg-info")
-            || self.ignores(dir, true)
-    }
-
-    fn ignores(&self, path: &Path, is_dir: bool) -> bool {
-        let user = &self.watch.user_ignore;
-        if !user.is_empty() {
-            let matched = if self.under_base {
-                user.matched(path, is_dir)
-            } else {
-                user.matched(path.file_name().unwrap_or_default(), is_dir)
-            };
-            if matched.is_ignore() {
-                return true;
-            }
-        }
-        // The first decision from the deepest ignore file wins.
-        for gi in &self.gitignores {
-            match gi.matched(path, is_dir) {
-                Match::Ignore(_) => return true,
-                Match::Whitelist(_) => return false,
-                Match::None => {}
-            }
-        }
-        false
-    }
-}
-
 pub enum WatchError {
     /// The OS ran out of watches or watcher instances: the message says which sysctl to raise.
     Limit(String),
@@ -117,8 +50,7 @@ impl std::fmt::Display for WatchError {
 }
 
 pub struct Watch {
-    backend: Box<dyn Watcher>,
-    polling: bool,
+    backend: Box<dyn Backend>,
     /// Directories whose files count when their extension matches.
     roots: Vec<PathBuf>,
     /// Directories walked for `globs`.
@@ -139,24 +71,8 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn start(spec: Spec, tx: Sender<Msg>) -> Result<Watch, WatchError> {
-        let handler = move |event| {
-            let _ = tx.send(Msg::Fs(event));
-        };
-        let backend: Box<dyn Watcher> = with_sigint_blocked(|| match spec.poll {
-            Some(interval) => {
-                // notify's poller compares modification times in whole seconds; comparing
-                // contents is what catches two saves within the same second.
-                let config = notify::Config::default()
-                    .with_poll_interval(interval)
-                    .with_compare_contents(true);
-                notify::PollWatcher::new(handler, config).map(|w| Box::new(w) as Box<dyn Watcher>)
-            }
-            None => inotify::DirWatcher::new(handler, notify::Config::default())
-                .map(|w| Box::new(w) as Box<dyn Watcher>),
-        })
-        .map_err(|e| describe(e, 0))?;
-
+    pub fn start(spec: Spec) -> Result<Watch, WatchError> {
+        let backend = backend::open(spec.poll).map_err(|e| describe_open(&e))?;
         let mut ignore = GitignoreBuilder::new(&spec.base);
         for glob in &spec.ignore {
             ignore
@@ -176,7 +92,6 @@ impl Watch {
             .map_err(|e| WatchError::Other(format!("watch: {e}")))?;
         let mut watch = Watch {
             backend,
-            polling: spec.poll.is_some(),
             roots: spec.dirs.clone(),
             glob_roots: spec.globs.iter().map(|(base, _)| base.clone()).collect(),
             globs,
@@ -220,91 +135,77 @@ impl Watch {
     }
 
     pub fn backend_name(&self) -> &'static str {
-        if self.polling { "polling" } else { "OS events" }
+        self.backend.name()
+    }
+
+    /// Readable when events are waiting (for the session's poll).
+    pub fn fd(&self) -> RawFd {
+        self.backend.fd()
+    }
+
+    /// The events that are waiting, without blocking.
+    pub fn read_events(&mut self) -> Vec<FsEvent> {
+        let mut events = Vec::new();
+        self.backend.read(&mut events);
+        events
     }
 
     /// Adds to `out` the paths that this event says were saved. Also follows new directories.
     /// Returns false if events were lost (queue overflow): the caller must assume a change.
     pub fn saved_paths(
         &mut self,
-        event: &notify::Event,
+        event: &FsEvent,
         out: &mut Vec<PathBuf>,
     ) -> Result<bool, WatchError> {
-        if event.need_rescan() {
-            return Ok(false);
-        }
-        match event.kind {
-            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
-                self.push_relevant(&event.paths, out);
+        // Backends without close events (polling, FSEvents) report a save as a creation or a
+        // modification of contents.
+        let no_close = !self.backend.reports_close();
+        match event {
+            FsEvent::Overflow => return Ok(false),
+            FsEvent::Written(path) => self.push_relevant(path, out),
+            FsEvent::MovedTo(path) if path.is_dir() => self.follow_new_dir(path, out)?,
+            FsEvent::MovedTo(path) => self.push_relevant(path, out),
+            FsEvent::Created { path, dir } if *dir || path.is_dir() => {
+                self.follow_new_dir(path, out)?
             }
-            EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
-                for path in &event.paths {
-                    if path.is_dir() {
-                        self.follow_new_dir(path, out)?;
-                    } else {
-                        self.push_relevant(std::slice::from_ref(path), out);
-                    }
+            FsEvent::Created { path, .. } | FsEvent::Modified(path) if no_close => {
+                if path.is_file() {
+                    self.push_relevant(path, out)
                 }
             }
-            EventKind::Create(kind) => {
-                for path in &event.paths {
-                    if kind == CreateKind::Folder || path.is_dir() {
-                        self.follow_new_dir(path, out)?;
-                    } else if self.polling {
-                        self.push_relevant(std::slice::from_ref(path), out);
-                    }
+            FsEvent::Created { .. } | FsEvent::Modified(_) => {}
+            FsEvent::Removed { path, dir } => {
+                // A deleted module file is a change worth a run: the run reports it.
+                if !dir && !path.exists() {
+                    self.push_relevant(path, out);
                 }
+                self.forget_dirs_under(path);
             }
-            EventKind::Modify(_) if self.polling => {
-                let files: Vec<PathBuf> = event
-                    .paths
-                    .iter()
-                    .filter(|p| p.is_file())
-                    .cloned()
-                    .collect();
-                self.push_relevant(&files, out);
-            }
-            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
-                // A deleted module file is a change worth a run: the run reports it. (A rename
-                // away is not: editors rename the original aside while saving.)
-                if matches!(
-                    event.kind,
-                    EventKind::Remove(RemoveKind::File | RemoveKind::Any)
-                ) {
-                    let gone: Vec<PathBuf> = event
-                        .paths
-                        .iter()
-                        .filter(|p| !p.exists())
-                        .cloned()
-                        .collect();
-                    self.push_relevant(&gone, out);
-                }
-                // A directory deleted or moved away takes its subdirectories with it: forget
-                // them all, so that a new directory with the same name gets watched afresh.
-                for path in &event.paths {
-                    let gone: Vec<PathBuf> = self
-                        .dirs
-                        .iter()
-                        .filter(|d| d.starts_with(path))
-                        .cloned()
-                        .collect();
-                    for dir in gone {
-                        self.dirs.remove(&dir);
-                        self.walked.remove(&dir);
-                        let _ = self.backend.unwatch(&dir);
-                    }
-                }
-            }
-            _ => {}
+            // A rename away is no save: editors rename the original aside while saving.
+            FsEvent::MovedFrom(path) => self.forget_dirs_under(path),
         }
         Ok(true)
     }
 
-    fn push_relevant(&self, paths: &[PathBuf], out: &mut Vec<PathBuf>) {
-        for path in paths {
-            if self.is_relevant(path) && !out.contains(path) {
-                out.push(path.clone());
-            }
+    /// A directory deleted or moved away takes its subdirectories with it: forget them all,
+    /// so that a new directory with the same name gets watched afresh.
+    fn forget_dirs_under(&mut self, path: &Path) {
+        let gone: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter(|d| d.starts_with(path))
+            .cloned()
+            .collect();
+        for dir in gone {
+            self.dirs.remove(&dir);
+            self.walked.remove(&dir);
+            self.backend.remove(&dir);
+        }
+    }
+
+    fn push_relevant(&self, path: &Path, out: &mut Vec<PathBuf>) {
+        if self.is_relevant(path) && !out.iter().any(|p| p == path) {
+            out.push(path.to_path_buf());
         }
     }
 
@@ -394,17 +295,18 @@ impl Watch {
         if self.dirs.contains(dir) {
             return Ok(());
         }
-        match self.backend.watch(dir, RecursiveMode::NonRecursive) {
+        match self.backend.add(dir) {
             Ok(()) => {
                 self.dirs.insert(dir.to_path_buf());
                 Ok(())
             }
             // Deleted between listing and watching: nothing to watch.
-            Err(e) if matches!(&e.kind, notify::ErrorKind::PathNotFound) => Ok(()),
-            Err(e) if matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
-                Ok(())
-            }
-            Err(e) => Err(describe(e, self.dirs.len())),
+            Err(AddError::Gone) => Ok(()),
+            Err(AddError::Limit) => Err(limit(self.dirs.len())),
+            Err(AddError::Other(e)) => Err(WatchError::Other(format!(
+                "cannot watch {}: {e}",
+                dir.display()
+            ))),
         }
     }
 
@@ -462,32 +364,20 @@ fn open_for_writing(path: &Path) -> bool {
     refused
 }
 
-/// Editor swap, backup and temp files (Vim, Emacs, JetBrains, the usual `~`).
-fn is_junk_file(name: &str) -> bool {
-    name.starts_with('.')
-        || name.starts_with('#')
-        || name.ends_with('~')
-        || name == "4913"
-        || name.ends_with("___jb_tmp___")
-        || name.ends_with("___jb_old___")
-        || [".swp", ".swo", ".swx", ".tmp", ".bak", ".orig"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
+fn limit(watched: usize) -> WatchError {
+    WatchError::Limit(format!(
+        "the OS limit on file watches was reached after {watched} directories \
+         (fs.inotify.max_user_watches).\nRaise it: sudo sysctl fs.inotify.max_user_watches=524288 \
+         (persist it in /etc/sysctl.d/), watch less (-w, -i, .gitignore), or use --poll."
+    ))
 }
 
-fn describe(err: notify::Error, watched: usize) -> WatchError {
-    match &err.kind {
-        notify::ErrorKind::MaxFilesWatch => WatchError::Limit(format!(
-            "the OS limit on file watches was reached after {watched} directories \
-             (fs.inotify.max_user_watches).\nRaise it: sudo sysctl fs.inotify.max_user_watches=524288 \
-             (persist it in /etc/sysctl.d/), watch less (-w, -i, .gitignore), or use --poll."
-        )),
-        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::EMFILE) => {
-            WatchError::Limit(format!(
-                "the OS limit on inotify instances was reached (fs.inotify.max_user_instances): {io}.\n\
+fn describe_open(io: &std::io::Error) -> WatchError {
+    if io.raw_os_error() == Some(libc::EMFILE) {
+        return WatchError::Limit(format!(
+            "the OS limit on inotify instances was reached (fs.inotify.max_user_instances): {io}.\n\
              Raise it: sudo sysctl fs.inotify.max_user_instances=1024, or use --poll."
-            ))
-        }
-        _ => WatchError::Other(format!("cannot watch files: {err}")),
+        ));
     }
+    WatchError::Other(format!("cannot watch files: {io}"))
 }

@@ -1,19 +1,16 @@
 //! The user's terminal on stdin, for single-key commands while idle. Only line buffering and
 //! echo are turned off (not full raw mode): output keeps its newline translation and Ctrl-C
 //! still sends SIGINT. The module's own code always runs with the terminal as the user had it,
-//! so `input()` works normally; keys are read only while the host is idle.
+//! so `input()` works normally; keys are read only while the host is idle (the session polls
+//! stdin then, beside the file watcher).
 
 use std::os::fd::RawFd;
 use std::sync::Mutex;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
-
-use crate::events::{Msg, spawn_quiet};
-
 /// The terminal settings to put back on any exit path.
 static ORIGINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
 
-const STDIN: RawFd = 0;
+pub const STDIN: RawFd = 0;
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,33 +25,21 @@ pub enum Key {
 pub const HELP: &str =
     "keys: r or Enter run again · c clear · p pause/resume watching · q quit · ? this help";
 
+/// Key commands on a terminal stdin.
 pub struct Keys {
-    arm: Sender<()>,
-    armed: bool,
+    /// False once the terminal hung up: no more keys.
+    pub open: bool,
 }
 
 impl Keys {
-    /// Key commands, when stdin is a terminal. Spawns a thread that only reports when stdin
-    /// becomes readable; the main thread reads the bytes itself, and only while idle.
-    pub fn start(tx: Sender<Msg>) -> Option<Keys> {
-        // SAFETY: isatty/tcgetattr on our own stdin.
-        let mut term: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::isatty(STDIN) } != 1 || unsafe { libc::tcgetattr(STDIN, &mut term) } != 0
-        {
-            return None;
-        }
-        *ORIGINAL.lock().unwrap() = Some(term);
-        let (arm, armed_rx) = bounded::<()>(1);
-        spawn_quiet("hotload-keys", move || watch_stdin(armed_rx, tx)).ok()?;
-        Some(Keys { arm, armed: false })
+    /// Key commands, when stdin is a terminal.
+    pub fn new() -> Option<Keys> {
+        remember_terminal().then_some(Keys { open: true })
     }
 
-    /// Before waiting: keys without Enter, no echo; ask for a report when a key arrives.
+    /// Before waiting: keys without Enter, no echo.
     pub fn idle(&mut self) {
         set_line_mode(false);
-        if !self.armed && self.arm.try_send(()).is_ok() {
-            self.armed = true;
-        }
     }
 
     /// Before running user code: the terminal as the user had it.
@@ -73,7 +58,6 @@ impl Keys {
     /// Stdin was reported readable: the keys typed since (possibly none, if the module read
     /// them itself meanwhile).
     pub fn take(&mut self) -> Vec<Key> {
-        self.armed = false;
         let mut keys = Vec::new();
         let mut buf = [0u8; 64];
         while readable_now() {
@@ -88,6 +72,17 @@ impl Keys {
     }
 }
 
+/// Records the terminal's settings for `restore`; false when stdin is no terminal.
+pub fn remember_terminal() -> bool {
+    // SAFETY: isatty/tcgetattr on our own stdin.
+    let mut term: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::isatty(STDIN) } != 1 || unsafe { libc::tcgetattr(STDIN, &mut term) } != 0 {
+        return false;
+    }
+    *ORIGINAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(term);
+    true
+}
+
 fn key(byte: u8) -> Option<Key> {
     match byte {
         b'r' | b'R' | b'\n' | b'\r' => Some(Key::RunNow),
@@ -96,34 +91,6 @@ fn key(byte: u8) -> Option<Key> {
         b'q' | b'Q' => Some(Key::Quit),
         b'?' | b'h' => Some(Key::Help),
         _ => None,
-    }
-}
-
-fn watch_stdin(armed: Receiver<()>, tx: Sender<Msg>) {
-    while armed.recv().is_ok() {
-        let mut fds = libc::pollfd {
-            fd: STDIN,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        loop {
-            // SAFETY: poll on one valid pollfd.
-            let r = unsafe { libc::poll(&mut fds, 1, -1) };
-            if r > 0
-                || (r < 0
-                    && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted)
-            {
-                break;
-            }
-        }
-        if fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
-            && fds.revents & libc::POLLIN == 0
-        {
-            return; // the terminal went away: no more keys
-        }
-        if tx.send(Msg::Stdin).is_err() {
-            return;
-        }
     }
 }
 
@@ -138,7 +105,7 @@ fn readable_now() -> bool {
 }
 
 fn set_line_mode(on: bool) {
-    let Some(original) = *ORIGINAL.lock().unwrap() else {
+    let Some(original) = *ORIGINAL.lock().unwrap_or_else(|e| e.into_inner()) else {
         return;
     };
     let mut term = original;
@@ -151,7 +118,7 @@ fn set_line_mode(on: bool) {
     unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, &term) };
 }
 
-/// Puts the terminal back as the user had it (every exit path calls this).
+/// Puts the terminal back as the user had it (the exit path calls this).
 pub fn restore() {
     set_line_mode(true);
 }

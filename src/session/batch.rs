@@ -1,0 +1,219 @@
+//! What counts as one burst of saves, as a pure function of events and times (no clock of its
+//! own, no I/O), so that it is tested on a fake clock.
+//!
+//! A lone save runs at once: that is what keeps edit-to-output under a millisecond. Several
+//! files at once, lost events, or a save hard on the heels of the last run (a checkout, a
+//! formatter) is a burst: it runs once it has been quiet for `BURST_QUIET` (or `--debounce`),
+//! and at the latest `BURST_MAX` after it began. With `--debounce`, every save waits.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long a burst must be quiet before its run.
+pub const BURST_QUIET: Duration = Duration::from_millis(50);
+/// A save arriving this soon after the previous run ended continues a burst, not a new edit
+/// (no person saves again within 10 ms of seeing a result; a checkout or formatter does).
+pub const BURST_GAP: Duration = Duration::from_millis(10);
+/// A burst that never goes quiet still runs after this long.
+pub const BURST_MAX: Duration = Duration::from_secs(2);
+
+/// Saves that belong to one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub paths: Vec<PathBuf>,
+    /// Events were lost: something may have changed that `paths` does not name.
+    pub lost: bool,
+    /// When the first save of the batch was seen.
+    pub first_at: Instant,
+}
+
+#[derive(Debug)]
+pub struct Batcher {
+    /// 0: lone saves run at once.
+    debounce: Duration,
+    last_run_end: Option<Instant>,
+    pending: Option<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    batch: Batch,
+    /// When the watcher last reported anything (saves or not): a burst waits for quiet.
+    last_activity: Instant,
+    burst: bool,
+}
+
+impl Batcher {
+    pub fn new(debounce: Duration) -> Batcher {
+        Batcher {
+            debounce,
+            last_run_end: None,
+            pending: None,
+        }
+    }
+
+    /// What one read of the watcher found at `now`: the saved paths (possibly none: other
+    /// activity, which still keeps a burst open) and whether events were lost.
+    pub fn add(&mut self, now: Instant, paths: Vec<PathBuf>, lost: bool) {
+        if let Some(p) = &mut self.pending {
+            p.burst |= !paths.is_empty() || lost;
+            for path in paths {
+                if !p.batch.paths.contains(&path) {
+                    p.batch.paths.push(path);
+                }
+            }
+            p.batch.lost |= lost;
+            p.last_activity = now;
+            return;
+        }
+        if paths.is_empty() && !lost {
+            return;
+        }
+        let continues_burst = self
+            .last_run_end
+            .is_some_and(|end| now.saturating_duration_since(end) < BURST_GAP);
+        let burst = paths.len() > 1 || lost || continues_burst || !self.debounce.is_zero();
+        self.pending = Some(Pending {
+            batch: Batch {
+                paths,
+                lost,
+                first_at: now,
+            },
+            last_activity: now,
+            burst,
+        });
+    }
+
+    /// When the pending batch is due (None: nothing pending).
+    pub fn due_at(&self) -> Option<Instant> {
+        let p = self.pending.as_ref()?;
+        if !p.burst {
+            return Some(p.batch.first_at);
+        }
+        let quiet = self.quiet();
+        let latest = p.batch.first_at + BURST_MAX.max(quiet * 4);
+        Some((p.last_activity + quiet).min(latest))
+    }
+
+    /// The pending batch, if it is due at `now`.
+    pub fn take_due(&mut self, now: Instant) -> Option<Batch> {
+        if self.due_at()? <= now {
+            self.pending.take().map(|p| p.batch)
+        } else {
+            None
+        }
+    }
+
+    /// A run ended at `end`.
+    pub fn ran(&mut self, end: Instant) {
+        self.last_run_end = Some(end);
+    }
+
+    fn quiet(&self) -> Duration {
+        if self.debounce.is_zero() {
+            BURST_QUIET
+        } else {
+            self.debounce
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn a_lone_save_is_due_at_once() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, paths(&["a.py"]), false);
+        assert_eq!(b.due_at(), Some(t0));
+        let batch = b.take_due(t0).unwrap();
+        assert_eq!(batch.paths, paths(&["a.py"]));
+        assert!(b.take_due(t0 + ms(1)).is_none());
+    }
+
+    #[test]
+    fn activity_without_saves_starts_nothing() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, Vec::new(), false);
+        assert_eq!(b.due_at(), None);
+    }
+
+    #[test]
+    fn several_files_at_once_wait_for_quiet_and_run_once() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, paths(&["a.py", "b.py"]), false);
+        assert_eq!(b.due_at(), Some(t0 + BURST_QUIET));
+        b.add(t0 + ms(30), paths(&["c.py", "a.py"]), false);
+        assert!(b.take_due(t0 + ms(60)).is_none(), "quiet restarts at 30 ms");
+        b.add(t0 + ms(70), Vec::new(), false); // other activity keeps it open
+        assert!(b.take_due(t0 + ms(100)).is_none());
+        let batch = b.take_due(t0 + ms(120)).unwrap();
+        assert_eq!(batch.paths, paths(&["a.py", "b.py", "c.py"]));
+        assert_eq!(batch.first_at, t0);
+    }
+
+    #[test]
+    fn a_save_right_after_a_run_continues_a_burst() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.ran(t0);
+        b.add(t0 + ms(5), paths(&["a.py"]), false);
+        assert_eq!(b.due_at(), Some(t0 + ms(5) + BURST_QUIET));
+        // A person saving later than the gap gets an immediate run.
+        let mut b = Batcher::new(Duration::ZERO);
+        b.ran(t0);
+        b.add(t0 + BURST_GAP, paths(&["a.py"]), false);
+        assert_eq!(b.due_at(), Some(t0 + BURST_GAP));
+    }
+
+    #[test]
+    fn lost_events_are_a_burst_even_without_paths() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, Vec::new(), true);
+        let batch = b.take_due(t0 + BURST_QUIET).unwrap();
+        assert!(batch.lost && batch.paths.is_empty());
+    }
+
+    #[test]
+    fn a_burst_that_never_goes_quiet_runs_after_the_maximum() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, paths(&["a.py", "b.py"]), false);
+        let mut t = t0;
+        while t < t0 + BURST_MAX {
+            t += ms(20);
+            b.add(t, paths(&["a.py"]), false);
+        }
+        assert_eq!(b.due_at(), Some(t0 + BURST_MAX));
+    }
+
+    #[test]
+    fn debounce_makes_every_save_wait() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(ms(100));
+        b.add(t0, paths(&["a.py"]), false);
+        assert_eq!(b.due_at(), Some(t0 + ms(100)));
+        b.add(t0 + ms(90), paths(&["a.py"]), false);
+        assert_eq!(b.due_at(), Some(t0 + ms(190)));
+        // The cap is four quiet periods when that is longer than BURST_MAX.
+        let mut b = Batcher::new(ms(1000));
+        b.add(t0, paths(&["a.py"]), false);
+        for i in 1..10 {
+            b.add(t0 + ms(900 * i), Vec::new(), false);
+        }
+        assert_eq!(b.due_at(), Some(t0 + ms(4000)));
+    }
+}

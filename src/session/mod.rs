@@ -1,0 +1,456 @@
+//! The session: run the target now, then wait (one `poll`, the interpreter released) for saves,
+//! keys, console input or Ctrl-C, gather the saves that belong together, and run again. The
+//! loop, the `--repl` console and `--once` all go through `step`, the save path.
+
+pub mod batch;
+pub mod events;
+mod run;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::Failure;
+use crate::cli::Cli;
+use crate::project::{self, Project};
+use crate::python::bridge::{Bridge, Console};
+use crate::ui::terminal::{HELP, Key, Keys, STDIN};
+use crate::ui::{Outcome, Printer, Status, format_duration, plural};
+use crate::watch::{Spec, Watch};
+use batch::{Batch, Batcher};
+use events::Signals;
+use run::Steps;
+
+/// Exit status after Ctrl-C while idle, as shells report SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub struct Session<'a, 'py> {
+    cli: &'a Cli,
+    bridge: &'a Bridge<'py>,
+    ui: &'a Printer,
+    project: Project,
+    /// The file list read from stdin at start, if any.
+    stdin_list: Option<Vec<PathBuf>>,
+    /// The files a launch script handed over (`hotload.hotload(watch=...)`): once set, they
+    /// replace the watched tree and its steps replace the plan.
+    launch_files: Option<Vec<PathBuf>>,
+    /// None with --once (nothing to watch).
+    watch: Option<Watch>,
+    signals: Signals,
+    batcher: Batcher,
+    /// Single-key commands, when stdin is a terminal (not with --repl).
+    keys: Option<Keys>,
+    console: Option<Console<'py>>,
+    runs: u64,
+    /// `p` pressed: saves are collected in `pending` and run once on resume.
+    paused: bool,
+    pending: Vec<PathBuf>,
+}
+
+/// What the wait loop hands to the session.
+enum Wake {
+    Run(Batch),
+    Exit(u8),
+}
+
+impl<'a, 'py> Session<'a, 'py> {
+    /// Sets up signals and the watcher (before the first import, so that a save during a slow
+    /// first import still counts).
+    pub fn start(
+        cli: &'a Cli,
+        bridge: &'a Bridge<'py>,
+        ui: &'a Printer,
+        project: Project,
+        stdin_list: Option<Vec<PathBuf>>,
+    ) -> Result<Session<'a, 'py>, Failure> {
+        let signals = Signals::new().map_err(|e| format!("cannot set up signal handling: {e}"))?;
+        bridge.set_wakeup_fd(signals.write_fd())?;
+        let mut session = Session {
+            cli,
+            bridge,
+            ui,
+            project,
+            stdin_list,
+            launch_files: None,
+            watch: None,
+            signals,
+            batcher: Batcher::new(Duration::from_millis(cli.debounce)),
+            keys: None,
+            console: None,
+            runs: 0,
+            paused: false,
+            pending: Vec::new(),
+        };
+        if !cli.once {
+            session.watch_again()?;
+            session.keys = if cli.repl { None } else { Keys::new() };
+            if let Some(watch) = &session.watch {
+                ui.detail(&format!(
+                    "watching {} in {} ({})",
+                    plural(watch.file_count(), "file"),
+                    plural(watch.dir_count(), "directory"),
+                    watch.backend_name()
+                ));
+            }
+        }
+        Ok(session)
+    }
+
+    /// Runs the target now, then once per save. Returns the exit status.
+    pub fn run(mut self) -> Result<u8, Failure> {
+        let first = self.step(Vec::new(), None)?;
+        if self.cli.once {
+            return Ok(if first.is_ok() { 0 } else { 1 });
+        }
+        if self.cli.repl {
+            let history =
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".hotload_history"));
+            self.console = Some(
+                self.bridge
+                    .console(&self.project.label, history.as_deref())?,
+            );
+        }
+        let code = loop {
+            match self.wait()? {
+                Wake::Run(batch) => {
+                    self.step(batch.paths, Some(batch.first_at))?;
+                }
+                Wake::Exit(code) => break code,
+            }
+        };
+        if let Some(console) = &self.console {
+            console.close();
+        }
+        Ok(code)
+    }
+
+    /// The save path, top to bottom: a saved config is applied first, then the screen is
+    /// cleared, the plan runs, and the status line says how it went.
+    fn step(
+        &mut self,
+        changed: Vec<PathBuf>,
+        event_at: Option<Instant>,
+    ) -> Result<Outcome, Failure> {
+        let config = self
+            .project
+            .settings
+            .config
+            .as_ref()
+            .map(|c| c.path.clone());
+        if config.is_some_and(|c| changed.contains(&c))
+            && !self.reload_config()?
+            && changed.len() == 1
+        {
+            return Ok(Outcome::Ok); // a broken config keeps the old one; nothing else to run
+        }
+        self.runs += 1;
+        // Whether a saved file is gone is decided here, once: the status line, the notes and
+        // the Python side all go by this.
+        let deleted: Vec<PathBuf> = changed.iter().filter(|p| !p.exists()).cloned().collect();
+        if let Some(keys) = &mut self.keys {
+            keys.busy();
+        }
+        if let Some(console) = &self.console {
+            console.before_output();
+        } else if self.project.settings.clears() && !self.cli.repl {
+            // (In the console, clearing would wipe the session the user is typing in.)
+            self.ui.clear_screen();
+            self.ui.header(&self.header());
+        }
+        if !changed.is_empty() {
+            let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+            self.ui.detail(&format!("changed: {}", names.join(", ")));
+        }
+        let steps = match self.launch_files {
+            Some(_) => Steps::Launch,
+            None => Steps::Plan(&self.project.plan),
+        };
+        let dir = self.project.settings.project_dir();
+        let report = run::execute(
+            self.bridge,
+            self.ui,
+            steps,
+            (&changed, &deleted),
+            self.runs,
+            &dir,
+        );
+        self.batcher.ran(Instant::now());
+        if let Some(keys) = &mut self.keys {
+            keys.after_run();
+        }
+        for (level, text) in &report.notes {
+            self.ui.note(*level, text);
+        }
+        self.ui.status(&Status {
+            label: &self.project.label,
+            outcome: &report.outcome,
+            elapsed: report.elapsed,
+            run: self.runs,
+            cause: &cause(&changed, &deleted),
+        });
+        if self.ui.verbose() {
+            let mut parts: Vec<String> = report
+                .phases
+                .iter()
+                .map(|(name, took)| format!("{name} {}", format_duration(*took)))
+                .collect();
+            if let Some(at) = event_at {
+                parts.insert(0, format!("save→done {}", format_duration(at.elapsed())));
+            }
+            self.ui.detail(&parts.join(", "));
+        }
+        if let Some(files) = report.handover {
+            self.launch_files = Some(files);
+            self.watch_again()?;
+            if let Some(watch) = &self.watch {
+                self.ui.detail(&format!(
+                    "launch script: watching {} listed files",
+                    watch.file_count()
+                ));
+            }
+        }
+        if let Some(console) = &self.console {
+            console.after_output();
+        }
+        Ok(report.outcome)
+    }
+
+    /// The dashboard's first line.
+    fn header(&self) -> String {
+        let keys = if self.keys.is_some() {
+            " · ? for keys"
+        } else {
+            ""
+        };
+        let files = self.watch.as_ref().map_or(0, Watch::file_count);
+        format!(
+            " hotload-host · {} · watching {} · reload: {}{keys} ",
+            self.project.label,
+            plural(files, "file"),
+            self.project.settings.reload.value.name()
+        )
+    }
+
+    /// (Re)starts the watcher from the current settings, stdin list and launch files, and
+    /// tells the Python side which directories hold project modules.
+    fn watch_again(&mut self) -> Result<(), Failure> {
+        let spec = self.spec()?;
+        let mut roots = spec.dirs.clone();
+        if let Some(t) = &self.project.target {
+            roots.push(t.root.clone());
+        }
+        roots.push(self.project.settings.project_dir());
+        self.bridge
+            .configure(self.project.settings.reload.value, &roots)?;
+        if self.cli.once {
+            return Ok(());
+        }
+        let mut new = Watch::start(spec).map_err(|e| e.to_string())?;
+        // Saves that the old watcher saw but nobody read yet still count: the new one was
+        // already watching when they are read here, so nothing falls between the two.
+        if let Some(mut old) = self.watch.take() {
+            let (mut paths, mut lost) = (Vec::new(), false);
+            for event in old.read_events() {
+                lost |= !new
+                    .saved_paths(&event, &mut paths)
+                    .map_err(|e| e.to_string())?;
+            }
+            self.batcher.add(Instant::now(), paths, lost);
+        }
+        self.watch = Some(new);
+        Ok(())
+    }
+
+    fn spec(&self) -> Result<Spec, Failure> {
+        let mut spec = crate::watch::spec::watch_spec(
+            &self.project.settings,
+            self.project.target.as_ref(),
+            self.stdin_list.clone(),
+        )?;
+        if let Some(files) = &self.launch_files {
+            // A launch script names exactly the files to watch, as the original tool did.
+            spec.dirs.clear();
+            spec.files.extend(files.iter().cloned());
+        }
+        Ok(spec)
+    }
+
+    /// The config file was saved: re-read it and apply it without restarting the interpreter.
+    /// On any error, show it and keep the previous config. Returns whether it was applied.
+    fn reload_config(&mut self) -> Result<bool, Failure> {
+        let loaded = project::settings(self.cli, &self.project.settings.cwd)
+            .and_then(|settings| settings.require_target().map(|()| settings))
+            .and_then(|settings| Ok((project::lookup(&settings)?, settings)))
+            .map_err(Failure::Fatal)
+            .and_then(|(lookup, settings)| project::resolve(self.bridge, settings, lookup));
+        let project = match loaded {
+            Ok(p) => p,
+            Err(Failure::Fatal(e)) => {
+                self.ui.warn(&format!(
+                    "config not applied, keeping the previous one:\n{e}"
+                ));
+                return Ok(false);
+            }
+            Err(interrupted) => return Err(interrupted),
+        };
+        let previous = std::mem::replace(&mut self.project, project);
+        if let Err(e) = self.watch_again() {
+            self.project = previous;
+            self.watch_again()?;
+            if let Failure::Fatal(e) = e {
+                self.ui.warn(&format!(
+                    "config not applied, keeping the previous one:\n{e}"
+                ));
+            }
+            return Ok(false);
+        }
+        self.ui.info("config reloaded");
+        Ok(true)
+    }
+
+    /// Waits until a batch of saves is due, a key asks for something, the console ends, or
+    /// Ctrl-C arrives while idle.
+    fn wait(&mut self) -> Result<Wake, Failure> {
+        loop {
+            if let Some(batch) = self.batcher.take_due(Instant::now()) {
+                if !self.paused {
+                    return Ok(Wake::Run(batch));
+                }
+                for p in batch.paths {
+                    if !self.pending.contains(&p) {
+                        self.pending.push(p);
+                    }
+                }
+                self.ui.info(&format!(
+                    "paused: {} waiting (p to resume)",
+                    plural(self.pending.len(), "saved file")
+                ));
+                continue;
+            }
+            let stdin_open = self.console.is_some() || self.keys.as_ref().is_some_and(|k| k.open);
+            if let Some(keys) = &mut self.keys {
+                keys.idle();
+            }
+            let timeout = self
+                .batcher
+                .due_at()
+                .map(|due| due.saturating_duration_since(Instant::now()));
+            let watch = self.watch.as_mut().expect("watching outside --once");
+            let ready = events::wait(
+                self.bridge.py(),
+                watch.fd(),
+                &self.signals,
+                stdin_open.then_some(STDIN),
+                timeout,
+            );
+            if ready.fs {
+                let now = Instant::now();
+                let (mut paths, mut lost) = (Vec::new(), false);
+                for event in watch.read_events() {
+                    if !watch
+                        .saved_paths(&event, &mut paths)
+                        .map_err(|e| e.to_string())?
+                    {
+                        lost = true;
+                    }
+                }
+                self.batcher.add(now, paths, lost);
+            }
+            if ready.signal && self.interrupted() {
+                match &self.console {
+                    Some(console) => console.interrupt(),
+                    None => return Ok(Wake::Exit(EXIT_INTERRUPTED)),
+                }
+            }
+            if (ready.stdin || ready.stdin_gone)
+                && let Some(wake) = self.on_stdin(ready.stdin_gone)?
+            {
+                return Ok(wake);
+            }
+        }
+    }
+
+    /// Whether a signal that arrived was Ctrl-C. A user-installed handler that raised
+    /// something else is reported, and the session goes on.
+    fn interrupted(&self) -> bool {
+        match self.bridge.pending_interrupt() {
+            Ok(interrupted) => interrupted,
+            Err(outcome) => {
+                self.ui.status(&Status {
+                    label: "signal handler",
+                    outcome: &outcome,
+                    elapsed: Duration::ZERO,
+                    run: self.runs,
+                    cause: "",
+                });
+                false
+            }
+        }
+    }
+
+    fn on_stdin(&mut self, gone: bool) -> Result<Option<Wake>, Failure> {
+        if let Some(console) = &self.console {
+            return Ok((!console.feed()?).then_some(Wake::Exit(0)));
+        }
+        let Some(keys) = &mut self.keys else {
+            return Ok(None);
+        };
+        // Several keys at once: the last one wins (a held key repeats).
+        let key = keys.take().last().copied();
+        if gone {
+            keys.open = false; // the terminal went away: no more keys
+        }
+        Ok(key.and_then(|key| self.on_key(key)))
+    }
+
+    fn on_key(&mut self, key: Key) -> Option<Wake> {
+        match key {
+            Key::RunNow => Some(Wake::Run(Batch {
+                paths: std::mem::take(&mut self.pending),
+                lost: false,
+                first_at: Instant::now(),
+            })),
+            Key::Quit => Some(Wake::Exit(0)),
+            Key::Help => {
+                self.ui.info(HELP);
+                None
+            }
+            Key::Clear => {
+                self.ui.clear_screen();
+                self.ui.header(&self.header());
+                None
+            }
+            Key::TogglePause => {
+                self.paused = !self.paused;
+                if self.paused {
+                    self.ui
+                        .info("paused: saves are collected and run once on resume (p)");
+                    return None;
+                }
+                self.ui.info("resumed");
+                let pending = std::mem::take(&mut self.pending);
+                (!pending.is_empty()).then(|| {
+                    Wake::Run(Batch {
+                        paths: pending,
+                        lost: false,
+                        first_at: Instant::now(),
+                    })
+                })
+            }
+        }
+    }
+}
+
+/// The dashboard footer's mention of what triggered a run.
+fn cause(changed: &[PathBuf], deleted: &[PathBuf]) -> String {
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    match changed {
+        [] => String::new(),
+        [one] if deleted.contains(one) => format!("after deleting {}", name(one)),
+        [one] => format!("after saving {}", name(one)),
+        [first, rest @ ..] => format!("after saving {} and {} more", name(first), rest.len()),
+    }
+}
