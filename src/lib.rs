@@ -41,6 +41,8 @@ pub enum Failure {
     Fatal(String),
     /// Ctrl-C while the host itself was busy (not in user code): exit status 130.
     Interrupted,
+    /// SIGTERM or SIGHUP while the host itself was busy: exit status 128 + the signal.
+    Stopped(i32),
 }
 
 impl From<String> for Failure {
@@ -49,10 +51,51 @@ impl From<String> for Failure {
     }
 }
 
-/// Runs hotload-host with `args` (the program name first). `start_python` brings up the
-/// interpreter: the binary starts an embedded one; inside a Python process it is already
-/// there. Returns the exit status; the terminal is restored and Python's output flushed.
-pub fn run(args: Vec<OsString>, start_python: fn() -> Result<(), String>) -> u8 {
+/// How the interpreter is had: the binary starts an embedded one and finalises it at exit;
+/// inside a Python process (the extension module) it is already there and Python finalises
+/// it after `run` returns.
+pub struct Embedding {
+    pub start: fn() -> Result<(), String>,
+    /// Runs Python's shutdown (atexit handlers, flushing and closing files), if it is ours.
+    pub finalize: fn(),
+}
+
+/// How long Python's shutdown may take (a non-daemon thread that never ends) before the host
+/// says so and exits anyway.
+const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+static PYTHON_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs hotload-host with `args` (the program name first). Returns the exit status, once the
+/// terminal is restored and Python has shut down as `python lib.py` would (atexit handlers,
+/// files flushed), bounded by `SHUTDOWN_LIMIT`.
+pub fn run(args: Vec<OsString>, embedding: &Embedding) -> u8 {
+    let code = run_args(args, embedding.start);
+    if PYTHON_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
+        exit_anyway_after(SHUTDOWN_LIMIT, code);
+        (embedding.finalize)();
+    }
+    code
+}
+
+/// A watchdog for the shutdown: if the process still exists after `limit`, say so and exit.
+fn exit_anyway_after(limit: std::time::Duration, code: u8) {
+    let spawned = std::thread::Builder::new()
+        .name("hotload-exit".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            ui::late_warning(&format!(
+                "Python's shutdown did not finish within {} s (a thread that never ends?); exiting anyway",
+                limit.as_secs()
+            ));
+            ui::terminal::restore();
+            // SAFETY: ending the process without running anything else, which is the point.
+            unsafe { libc::_exit(i32::from(code)) };
+        });
+    drop(spawned);
+}
+
+fn run_args(args: Vec<OsString>, start_python: fn() -> Result<(), String>) -> u8 {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -72,6 +115,7 @@ pub fn run(args: Vec<OsString>, start_python: fn() -> Result<(), String>) -> u8 
             EXIT_USAGE
         }
         Err(Failure::Interrupted) => session::EXIT_INTERRUPTED,
+        Err(Failure::Stopped(sig)) => session::exit_status_for(sig),
     }
 }
 
@@ -98,6 +142,7 @@ fn run_cli(cli: &cli::Cli, start_python: fn() -> Result<(), String>) -> Result<u
         None
     };
     start_python()?;
+    PYTHON_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
     Python::attach(|py| {
         let bridge = Bridge::new(py)?;
         let result = project::resolve(&bridge, settings, lookup)

@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = hotload_host::run(
-        std::env::args_os().collect(),
-        hotload_host::python::interpreter::start,
-    );
+    let embedding = hotload_host::Embedding {
+        start: hotload_host::python::interpreter::start,
+        finalize: hotload_host::python::interpreter::finalize,
+    };
+    let code = hotload_host::run(std::env::args_os().collect(), &embedding);
     ExitCode::from(code)
 }

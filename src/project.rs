@@ -170,10 +170,7 @@ fn locate(bridge: &Bridge<'_>, lookup: Lookup, cwd: &Path) -> Result<Target, Fai
                     target.root = cwd.to_path_buf();
                     Ok(target)
                 }
-                None => Err(Failure::Fatal(format!(
-                    "no module named '{name}': there is no {name}.py under {} and Python cannot import it",
-                    cwd.display()
-                ))),
+                None => Err(Failure::Fatal(target::not_found(&name, cwd))),
             }
         }
     }

@@ -60,6 +60,33 @@ pub fn resolve(spec: &str, cwd: &Path) -> Result<Lookup, String> {
     Ok(Lookup::NotLocal(spec.to_string()))
 }
 
+/// Why a module name is nowhere: the files it would be, as paths, and a hint at a src/ layout.
+pub fn not_found(name: &str, cwd: &Path) -> String {
+    let rel: PathBuf = name.split('.').collect();
+    let file = rel.with_extension("py");
+    let package = rel.join("__init__.py");
+    let mut text = format!(
+        "no module named '{name}': there is no {} or {} under {} and Python cannot import it",
+        file.display(),
+        package.display(),
+        cwd.display()
+    );
+    for candidate in [
+        Path::new("src").join(&file),
+        Path::new("src").join(&package),
+    ] {
+        if cwd.join(&candidate).is_file() {
+            text.push_str(&format!(
+                ".\nThere is {} (a src/ layout): run `hotload-host {}`, or install the project into the venv (pip install -e .)",
+                candidate.display(),
+                candidate.display()
+            ));
+            break;
+        }
+    }
+    text
+}
+
 /// Builds a target from a source file found outside the current directory (e.g. by Python).
 pub fn from_file(file: &Path) -> Result<Target, String> {
     let (module, root) = module_of_file(&absolute(file)?)?;
@@ -82,6 +109,10 @@ fn resolve_path(spec: &str, path: &Path) -> Result<Target, String> {
         (init, spec.to_string())
     } else if path.is_file() {
         (path.to_path_buf(), spec.to_string())
+    } else if path.exists() {
+        return Err(format!(
+            "{spec} is not a regular file (a FIFO, socket or device?): point at a .py file"
+        ));
     } else if !spec.ends_with(".py") && path.with_extension("py").is_file() {
         (path.with_extension("py"), format!("{spec}.py"))
     } else {

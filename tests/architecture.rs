@@ -21,7 +21,12 @@ fn deep_reload_notes_go_through_the_printer_and_quiet_hides_them() {
     // A third save proves the second run is over (its notes would have come before it).
     save_in_place(&p.path("lib.py"), CLOSURE_V1);
     host.wait_count("version 1", 2);
-    assert_eq!(host.count("closure variables changed"), 0, "{}", host.transcript());
+    assert_eq!(
+        host.count("closure variables changed"),
+        0,
+        "{}",
+        host.transcript()
+    );
     assert_eq!(host.count("[hotload]"), 0, "{}", host.transcript());
 }
 
@@ -57,7 +62,10 @@ fn saving_the_config_keeps_the_launch_scripts_watch_list() {
     host.wait_count("conf says one", 1);
     save_in_place(&p.path("conf.txt"), "two\n");
     host.wait_count("conf says two", 1);
-    save_in_place(&p.path("hotload.toml"), "target = \"launch.py\"\nclear = false\n");
+    save_in_place(
+        &p.path("hotload.toml"),
+        "target = \"launch.py\"\nclear = false\n",
+    );
     host.wait_count("config reloaded", 1);
     host.wait_count("conf says two", 2);
     save_in_place(&p.path("conf.txt"), "three\n");

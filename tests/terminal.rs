@@ -125,17 +125,7 @@ impl Pty {
         // SAFETY: only async-signal-safe calls between fork and exec. Stdio is already in place
         // on 0/1/2 when this runs: a new session, with the pty as its controlling terminal (so
         // Ctrl-C on the master becomes SIGINT for the host, as on a real terminal).
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::ioctl(1, libc::TIOCSCTTY as _, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        unsafe { cmd.pre_exec(new_session_on_the_pty) };
         let child = cmd.spawn().expect("spawn hotload-host on a pty");
         drop(cmd); // closes the parent's copies of the slave given to Stdio
         drop(guard);
@@ -1512,4 +1502,278 @@ fn repl_with_stdout_on_a_terminal_but_stdin_a_pipe_is_refused() {
         "{}",
         t.transcript()
     );
+}
+
+// ---- Signals that end or stop the host give the terminal back ----
+
+/// In the child before exec: a new session with the pty (on fd 1) as controlling terminal.
+fn new_session_on_the_pty() -> std::io::Result<()> {
+    // SAFETY: async-signal-safe calls only.
+    unsafe {
+        if libc::setsid() < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::ioctl(1, libc::TIOCSCTTY as _, 0) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the host is idle with keys on (line mode and echo off).
+fn wait_key_mode(t: &mut Pty) {
+    let deadline = Instant::now() + TIMEOUT;
+    while t.termios().c_lflag & (libc::ICANON | libc::ECHO) != 0 {
+        if !t.running() || Instant::now() >= deadline {
+            t.fail("the host never went idle with keys on");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(')')
+        .next()
+        .and_then(|s| s.trim().chars().next())
+        .unwrap_or('?')
+}
+
+#[test]
+fn sigterm_sighup_and_sigquit_while_idle_give_the_terminal_back() {
+    for (sig, expect_code) in [
+        (libc::SIGTERM, Some(143)),
+        (libc::SIGHUP, Some(129)),
+        (libc::SIGQUIT, None),
+    ] {
+        let p = Project::new();
+        p.write(
+            "lib.py",
+            "import atexit\natexit.register(lambda: print('atexit ran'))\n",
+        );
+        let mut t = Pty::start(&p, &["lib.py"]);
+        t.expect_clean("(run 1)");
+        wait_key_mode(&mut t);
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(t.child.id() as i32, sig) };
+        let status = t.wait_exit();
+        t.assert_terminal_restored();
+        match expect_code {
+            Some(code) => {
+                assert_eq!(status.code(), Some(code), "{}", t.transcript());
+                t.expect_clean("atexit ran");
+            }
+            None => {
+                use std::os::unix::process::ExitStatusExt;
+                assert_eq!(status.signal(), Some(sig), "{}", t.transcript());
+                t.expect_clean("hotload-host quit (SIGQUIT)");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_crash_in_user_code_shows_its_python_traceback_and_gives_the_terminal_back() {
+    let p = Project::new();
+    // The crash comes from a thread while the host is idle (terminal in key mode).
+    p.write(
+        "lib.py",
+        "import ctypes, threading\n\
+         def crash():\n    ctypes.string_at(0)\n\
+         threading.Timer(0.5, crash).start()\n\
+         print('armed')\n",
+    );
+    let mut t = Pty::start(&p, &["lib.py"]);
+    t.expect_clean("(run 1)");
+    let status = t.wait_exit();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGSEGV), "{}", t.transcript());
+    t.assert_terminal_restored();
+    t.expect_clean("Fatal Python error: Segmentation fault");
+    t.expect_clean("lib.py\", line 3 in crash");
+    t.expect_clean("hotload-host crashed: segmentation fault (SIGSEGV)");
+}
+
+/// Starts the host on a pty the way a job-control shell does: a small shell (a Python script)
+/// leads the session and waits, and the host runs in its own foreground process group (so
+/// that Ctrl-Z stops it: the kernel discards stop signals for an orphaned process group).
+/// Returns the pty (whose child is the shell) and the host's pid.
+fn start_under_job_control(p: &Project, args: &[&str]) -> (Pty, u32) {
+    const SHELL: &str = "import os, sys\n\
+        r, w = os.pipe()\n\
+        pid = os.fork()\n\
+        if pid == 0:\n\
+        \x20   os.setpgid(0, 0)\n\
+        \x20   os.read(r, 1)\n\
+        \x20   os.execv(sys.argv[1], sys.argv[1:])\n\
+        os.setpgid(pid, pid)\n\
+        os.tcsetpgrp(0, pid)\n\
+        os.write(w, b'1')\n\
+        while True:\n\
+        \x20   _, status = os.waitpid(pid, os.WUNTRACED)\n\
+        \x20   if os.WIFEXITED(status):\n\
+        \x20       sys.exit(os.WEXITSTATUS(status))\n\
+        \x20   if os.WIFSIGNALED(status):\n\
+        \x20       sys.exit(128 + os.WTERMSIG(status))\n";
+    let home = tempfile::tempdir().unwrap();
+    let host = pty_command(p, home.path(), args);
+    let mut shell = Command::new("python3");
+    shell
+        .arg("-c")
+        .arg(SHELL)
+        .arg(host.get_program())
+        .args(host.get_args());
+    shell.current_dir(p.dir.path()).env_clear();
+    for (key, value) in host.get_envs() {
+        if let Some(value) = value {
+            shell.env(key, value);
+        }
+    }
+    for (key, value) in std::env::vars_os() {
+        if host.get_envs().all(|(k, _)| k != key) {
+            shell.env(key, value);
+        }
+    }
+    let t = Pty::spawn(shell, home);
+    let shell = t.child.id();
+    let deadline = Instant::now() + TIMEOUT;
+    let host = loop {
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap_or_default();
+        // (`python3` may be a shim that runs helpers first: wait for the host itself.)
+        let host = children.split_whitespace().find_map(|c| {
+            let exe = std::fs::read_link(format!("/proc/{c}/exe")).ok()?;
+            (exe == Path::new(common::BIN))
+                .then(|| c.parse().ok())
+                .flatten()
+        });
+        if let Some(pid) = host {
+            break pid;
+        }
+        if Instant::now() >= deadline {
+            t.fail("the job-control shell started no host");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (t, host)
+}
+
+#[test]
+fn ctrl_z_gives_the_terminal_back_and_fg_brings_keys_back_without_enter() {
+    let p = Project::new();
+    p.write("lib.py", "print('ran')\n");
+    let (mut t, pid) = start_under_job_control(&p, &["lib.py"]);
+    t.expect_clean("(run 1)");
+    wait_key_mode(&mut t);
+    t.send(b"\x1a"); // Ctrl-Z: SIGTSTP for the foreground process group
+    let deadline = Instant::now() + TIMEOUT;
+    while process_state(pid) != 'T' {
+        if Instant::now() >= deadline {
+            t.fail("the host did not stop on Ctrl-Z");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    t.assert_line_mode(); // stopped: the shell gets the terminal as the user had it
+    // SAFETY: `fg` as a shell does it: continue the stopped job.
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    wait_key_mode(&mut t);
+    t.press(b"r");
+    t.expect_clean("(run 2)");
+    t.press(b"q");
+    assert_eq!(t.wait_exit().code(), Some(0), "{}", t.transcript());
+}
+
+#[test]
+fn a_terminal_hangup_ends_the_host_as_sighup_ends_a_shells_child() {
+    let p = Project::new();
+    p.write(
+        "lib.py",
+        "import atexit\natexit.register(lambda: open('atexit.txt', 'w').write('ran'))\n",
+    );
+    let mut t = Pty::start(&p, &["lib.py"]);
+    t.expect_clean("(run 1)");
+    wait_key_mode(&mut t);
+    hang_up(&t);
+    // (No wait_exit: the hung-up terminal's settings cannot be read any more.)
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = t.try_exit() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            t.fail("the host did not exit after the hangup");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(129), "{}", t.transcript());
+    assert_eq!(
+        std::fs::read_to_string(p.path("atexit.txt")).unwrap_or_default(),
+        "ran"
+    );
+}
+
+#[test]
+fn with_sighup_ignored_a_hung_up_terminal_stops_the_keys_and_nothing_spins() {
+    let p = Project::new();
+    p.write("lib.py", "open('runs.txt', 'a').write('run\\n')\n");
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = pty_command(&p, home.path(), &["lib.py"]);
+    // SAFETY: only signal(2) between fork and exec: SIGHUP ignored, as under nohup.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut t = Pty::spawn(cmd, home);
+    t.expect_clean("(run 1)");
+    wait_key_mode(&mut t);
+    hang_up(&t);
+    let pid = t.child.id();
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        fields.iter().sum::<u64>()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu();
+    std::thread::sleep(Duration::from_secs(1));
+    let ticks = cpu() - before;
+    assert!(t.running(), "the host should go on without keys");
+    // A spinning loop would take most of a second of CPU (100 ticks); an idle one none.
+    assert!(
+        ticks < 30,
+        "the host used {ticks} ticks of CPU in 1 s after the hangup"
+    );
+    // Saves still run.
+    save_in_place(
+        &p.path("lib.py"),
+        "open('runs.txt', 'a').write('run two\\n')\n",
+    );
+    let deadline = Instant::now() + TIMEOUT;
+    while !std::fs::read_to_string(p.path("runs.txt"))
+        .unwrap_or_default()
+        .contains("run two")
+    {
+        if Instant::now() >= deadline {
+            t.fail("a save after the hangup did not run");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Hangs up the host's terminal, as closing a terminal window does.
+fn hang_up(t: &Pty) {
+    let slave = t.slave.as_ref().expect("slave open");
+    // SAFETY: vhangup of the pty we own (the test runs as root).
+    let r = unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCVHANGUP as _, 0) };
+    assert_eq!(r, 0, "TIOCVHANGUP: {}", std::io::Error::last_os_error());
 }

@@ -10,14 +10,34 @@ import os
 import sys
 
 
+# Standard-library modules hotload-host itself imports only when it needs them (a traceback
+# to format, a reference to check, the console). A target with one of these names would take
+# their place, so they are imported first and such a target is refused.
+HOST_LAZY_IMPORTS = ("traceback", "linecache", "tokenize", "ast", "code", "codeop", "rlcompleter", "ctypes", "dis", "opcode", "inspect")
+
+
 def shadowed_by(name, root):
-    """Why importing `name` would not load the user's file under `root`, or None."""
+    """Why importing `name` would not load the user's file under `root`, or None. A target
+    named like a standard-library module that nobody imported yet runs (as `python json.py`
+    would, `import json` anywhere then means the user's file); one whose name is taken already
+    cannot, since `import` would return the module that is there."""
     top = name.partition(".")[0]
+    if top == "hotload":
+        return (
+            "its name clashes with hotload-host's own package 'hotload' "
+            "(the `import hotload` API every reloaded module can use)"
+        )
+    if _is_stdlib(top):
+        for module in HOST_LAZY_IMPORTS:
+            __import__(module)
     loaded = sys.modules.get(top)
     if loaded is not None:
         where = getattr(loaded, "__file__", None) or "built into Python"
         if where == "built into Python" or not _is_under(where, root):
-            return "Python already imported its own module '%s' (%s)" % (top, where)
+            return (
+                "Python's own module '%s' (%s) is already imported, by Python's start-up or by "
+                "hotload-host itself, so `import %s` cannot load your file" % (top, where, top)
+            )
     for finder in sys.meta_path:
         if finder is importlib.machinery.PathFinder:
             break
@@ -28,6 +48,17 @@ def shadowed_by(name, root):
         if spec is not None:
             return "'%s' is a module built into Python (%s)" % (top, spec.origin)
     return None
+
+
+def _is_stdlib(name):
+    names = getattr(sys, "stdlib_module_names", None)  # 3.10+
+    if names is not None:
+        return name in names
+    import sysconfig
+
+    paths = [sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")]
+    paths.append(os.path.join(paths[1], "lib-dynload"))
+    return name in sys.builtin_module_names or importlib.machinery.PathFinder.find_spec(name, paths) is not None
 
 
 def find_origin(name):
@@ -43,14 +74,14 @@ def find_origin(name):
 
 def check_reference(ref, root):
     """Why `module` or `module:function` cannot be resolved, or None."""
-    import ast
-
     module_name, _, func_name = ref.partition(":")
     spec = _locate(module_name, [root] + sys.path)
     if spec is None:
         return "no module named '%s' on sys.path" % module_name
     if not func_name or not (spec.origin or "").endswith(".py"):
         return None
+    import ast
+
     try:
         with open(spec.origin, "rb") as f:
             tree = ast.parse(f.read(), spec.origin)

@@ -6,8 +6,9 @@ step that touches Python: import or reload a module, call a function, run a laun
 steps. The Rust bridge (src/python/bridge.rs) is the only caller.
 
 Each step returns `(outcome, detail, notes, phases, handover)`:
-  outcome   "ok", "error", "exit" or "interrupt"
-  detail    the traceback text ("error", "interrupt"), the exit code ("exit"), or None
+  outcome   "ok", "error", "exit", "interrupt" or "stopped" (SIGTERM/SIGHUP: the host ends)
+  detail    the traceback text ("error", "interrupt"), the exit code ("exit"), the signal
+            number ("stopped"), or None
   notes     [(level, text)]: lines for the host to print ("info", or "warn" even under -q)
   phases    [(name, nanoseconds)]: what took the time, for -v
   handover  the watch list of a launch script that just called hotload.hotload(), else None
@@ -19,6 +20,7 @@ import signal
 import sys
 import time
 
+from hotload import _streams
 from hotload._errors import PlainError, exit_code_text, format_exception
 from hotload._graph import ImportGraph
 from hotload._original import LaunchHandOver, run_steps
@@ -41,6 +43,9 @@ class Host:
         self.wakeup_fd = -1
         # Real paths of saved files that are gone (the host decides, from its own stat).
         self.deleted = set()
+        # The module's own SIGINT handler (or SIG_IGN): in force while its code runs; while
+        # the host is idle, Ctrl-C is the host's (it quits).
+        self._user_sigint = None
         # Per run: what changed, what was reloaded already, what the plan reloads itself.
         self._changed = []
         self._reloaded = set()
@@ -49,6 +54,7 @@ class Host:
         self._notes = []
         self._phases = []
         self._handover = None
+        _streams.install()
 
     # ---- set-up (between runs) ----
 
@@ -58,9 +64,17 @@ class Host:
         self.graph.set_roots(roots)
 
     def set_wakeup_fd(self, fd):
-        """Route signal wake-ups to the host's socket so Ctrl-C wakes an idle host."""
+        """Route signal wake-ups to the host's socket so Ctrl-C wakes an idle host; SIGTERM
+        and SIGHUP end the session through the exit path (unless ignored, as under nohup);
+        a crash in user code shows its Python traceback."""
+        import faulthandler
+
         self.wakeup_fd = fd
         signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, _stop)
+        faulthandler.enable()
 
     def prepare(self, root, argv):
         """Put the target's root first on sys.path and give the module its argv and the
@@ -75,6 +89,9 @@ class Host:
 
     def begin_run(self, run_no, changed, deleted, plan_reloads):
         begin_run(run_no, changed, time.time())
+        _streams.repair()
+        if self._user_sigint is not None:
+            signal.signal(signal.SIGINT, self._user_sigint)
         self.deleted.difference_update(os.path.realpath(p) for p in changed)
         self.deleted.update(os.path.realpath(p) for p in deleted)
         self._changed = changed
@@ -112,6 +129,18 @@ class Host:
                 signal.set_wakeup_fd(self.wakeup_fd, warn_on_full_buffer=False)
             except (ValueError, OSError):
                 pass
+        handler = signal.getsignal(signal.SIGINT)
+        if handler is not signal.default_int_handler:
+            self._user_sigint = handler
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def line_open(self):
+        """Whether the module's output ended without a newline (the host ends the line before
+        its own)."""
+        if _streams.line_open():
+            _streams.line_closed()
+            return True
+        return False
 
     def _step(self, func, arg):
         errors = []
@@ -122,6 +151,8 @@ class Host:
             outcome, detail = "exit", exit_code_text(exc.code)
         except KeyboardInterrupt as exc:
             outcome, detail = "interrupt", format_exception(exc)
+        except Stopped as exc:
+            outcome, detail = "stopped", str(exc.signum)
         except BaseException as exc:
             outcome, detail = "error", "".join(errors) + format_exception(exc)
         finally:
@@ -244,6 +275,19 @@ class Host:
             ]
             if names:
                 self._note("%s was deleted: module %s keeps its last loaded version" % (path, ", ".join(names)))
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: the host ends its session (through its exit path, so atexit
+    handlers run and files are flushed), after the run it interrupted."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
 
 
 def _resolve(ref):

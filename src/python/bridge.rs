@@ -140,6 +140,15 @@ impl<'py> Bridge<'py> {
         self.call("end_run", ()).map(drop)
     }
 
+    /// Whether the module's last output ended without a newline (so the host's next line
+    /// must start with one).
+    pub fn line_open(&self) -> bool {
+        self.host
+            .call_method0(intern!(self.py(), "line_open"))
+            .and_then(|r| r.extract::<bool>())
+            .unwrap_or(false)
+    }
+
     /// Flushes the module's stdout and stderr (before the host prints, and at exit).
     pub fn flush(&self) {
         let _ = self.host.py().import("hotload._host").and_then(|m| {
@@ -149,23 +158,23 @@ impl<'py> Bridge<'py> {
         });
     }
 
-    /// Lets Python run its pending signal handlers. Ok(true): KeyboardInterrupt (Ctrl-C).
-    /// Err(text): a user-installed handler raised something else.
-    pub fn pending_interrupt(&self) -> Result<bool, Outcome> {
+    /// Lets Python run its pending signal handlers and says what they asked for.
+    pub fn pending_signal(&self) -> Signal {
         let py = self.py();
         // SAFETY: called on the main thread with the interpreter attached.
         if unsafe { pyo3::ffi::PyErr_CheckSignals() } == 0 {
-            return Ok(false);
+            return Signal::None;
         }
         let err = PyErr::fetch(py);
         if err.is_instance_of::<PyKeyboardInterrupt>(py) {
-            return Ok(true);
-        }
-        Err(if err.is_instance_of::<PySystemExit>(py) {
-            Outcome::Exited(exit_code(py, &err))
+            Signal::Interrupt
+        } else if let Some(sig) = stopped_by(py, &err) {
+            Signal::Stop(sig)
+        } else if err.is_instance_of::<PySystemExit>(py) {
+            Signal::HandlerFailed(format!("called sys.exit({})", exit_code(py, &err)))
         } else {
-            Outcome::Failed(format!("{err}\n"))
-        })
+            Signal::HandlerFailed(format!("raised {err}"))
+        }
     }
 
     /// The `--repl` console on `module`'s globals.
@@ -239,6 +248,8 @@ impl<'py> Bridge<'py> {
             Err(err) => StepReport {
                 outcome: if err.is_instance_of::<PyKeyboardInterrupt>(py) {
                     Outcome::Interrupted("KeyboardInterrupt\n".into())
+                } else if let Some(sig) = stopped_by(py, &err) {
+                    Outcome::Stopped(sig)
                 } else if err.is_instance_of::<PySystemExit>(py) {
                     Outcome::Exited(exit_code(py, &err))
                 } else {
@@ -254,6 +265,18 @@ impl<'py> Bridge<'py> {
     fn failure(&self, what: &str, err: PyErr) -> Failure {
         internal(self.py(), what, err)
     }
+}
+
+/// What pending signals asked for, once Python's handlers ran.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Signal {
+    None,
+    /// Ctrl-C.
+    Interrupt,
+    /// SIGTERM or SIGHUP: end the session.
+    Stop(i32),
+    /// A handler the module installed raised (what it did, for a warning).
+    HandlerFailed(String),
 }
 
 /// The console of `--repl`, driven by the session's loop.
@@ -297,6 +320,12 @@ fn outcome(kind: &str, detail: Option<String>) -> Outcome {
         "error" => Outcome::Failed(detail),
         "exit" => Outcome::Exited(detail),
         "interrupt" => Outcome::Interrupted(detail),
+        "stopped" => match detail.parse() {
+            Ok(sig) => Outcome::Stopped(sig),
+            Err(_) => Outcome::Failed(format!(
+                "internal error in hotload-host: signal {detail:?}\n"
+            )),
+        },
         other => Outcome::Failed(format!(
             "internal error in hotload-host: unknown outcome {other:?}\n{detail}"
         )),
@@ -325,9 +354,21 @@ fn exit_code(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
+/// The signal number of the host's own `Stopped` exception (SIGTERM, SIGHUP).
+fn stopped_by(py: Python<'_>, err: &PyErr) -> Option<i32> {
+    let value = err.value(py);
+    let name = value.get_type().qualname().ok()?;
+    if name != "Stopped" {
+        return None;
+    }
+    value.getattr("signum").ok()?.extract().ok()
+}
+
 fn internal(py: Python<'_>, what: &str, err: PyErr) -> Failure {
     if err.is_instance_of::<PyKeyboardInterrupt>(py) {
         Failure::Interrupted
+    } else if let Some(sig) = stopped_by(py, &err) {
+        Failure::Stopped(sig)
     } else {
         Failure::Fatal(format!("internal error in hotload-host ({what}): {err}"))
     }

@@ -45,6 +45,17 @@ pub fn start() -> Result<(), StartError> {
     })
 }
 
+/// Python's own shutdown, as at the end of `python lib.py`: waits for non-daemon threads, runs
+/// atexit handlers, flushes and closes files. Called once, on the main thread, at exit.
+pub fn finalize() {
+    // SAFETY: the interpreter was started by `start` and is finalised once, from the main
+    // thread, after the last use of any Python object.
+    unsafe {
+        ffi::PyGILState_Ensure();
+        ffi::Py_FinalizeEx();
+    }
+}
+
 /// Refuses a libpython other than the one we were built against (Debian's /usr/lib has one
 /// with the same soname as pyenv's).
 fn check_loaded_libpython() -> Result<(), StartError> {
@@ -82,18 +93,33 @@ fn venv_python(venv: &Path) -> Result<PathBuf, StartError> {
             cfg_path.display()
         )
     })?;
-    let version = cfg
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .find(|(k, _)| matches!(k.trim(), "version" | "version_info"))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    if major_minor(&version) != major_minor(BUILD_VERSION) {
+    let key = |names: &[&str]| {
+        cfg.lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| names.contains(&k.trim()))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let version = key(&["version", "version_info"]);
+    // `home` is the directory of the interpreter that made the venv: its prefix is ours only if
+    // the venv was made by the Python this binary was built against.
+    let home = key(&["home"]);
+    let made_by = match key(&["executable"]) {
+        exe if !exe.is_empty() => exe,
+        _ => format!("{home}/python"),
+    };
+    let base = Path::new(&home)
+        .parent()
+        .and_then(|p| p.canonicalize().ok());
+    let same_base = home.is_empty() || base == Path::new(BUILD_BASE_PREFIX).canonicalize().ok();
+    if major_minor(&version) != major_minor(BUILD_VERSION) || !same_base {
         return Err(format!(
-            "the active venv {} is Python {version}, but this hotload-host was built for Python {BUILD_VERSION}.\n\
-             Rebuild it for the venv's Python: PYO3_PYTHON={}/bin/python cargo install --path . --force",
-            venv.display(),
-            venv.display()
+            "the active venv {venv} is Python {version} made by {made_by}, but this hotload-host \
+             was built against Python {BUILD_VERSION} ({BUILD_PYTHON}).\n\
+             Install hotload-host into the venv instead, so it runs on the venv's own Python: \
+             {venv}/bin/python -m pip install hotload-host (or `pip install .` from a clone); \
+             or rebuild this binary for it: PYO3_PYTHON={venv}/bin/python cargo install --path . --force",
+            venv = venv.display(),
         ));
     }
     let python = venv.join("bin").join("python");

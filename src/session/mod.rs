@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::Failure;
 use crate::cli::Cli;
 use crate::project::{self, Project};
-use crate::python::bridge::{Bridge, Console};
+use crate::python::bridge::{Bridge, Console, Signal};
 use crate::ui::terminal::{HELP, Key, Keys, STDIN};
 use crate::ui::{Outcome, Printer, Status, format_duration, plural};
 use crate::watch::{Spec, Watch};
@@ -22,6 +22,11 @@ use run::Steps;
 
 /// Exit status after Ctrl-C while idle, as shells report SIGINT.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit status after SIGTERM / SIGHUP, as shells report a signal: 128 + its number.
+pub fn exit_status_for(sig: i32) -> u8 {
+    u8::try_from(128 + sig).unwrap_or(255)
+}
 
 pub struct Session<'a, 'py> {
     cli: &'a Cli,
@@ -63,6 +68,7 @@ impl<'a, 'py> Session<'a, 'py> {
         stdin_list: Option<Vec<PathBuf>>,
     ) -> Result<Session<'a, 'py>, Failure> {
         let signals = Signals::new().map_err(|e| format!("cannot set up signal handling: {e}"))?;
+        crate::ui::terminal::give_back_on_fatal_signals();
         bridge.set_wakeup_fd(signals.write_fd())?;
         let mut session = Session {
             cli,
@@ -98,6 +104,9 @@ impl<'a, 'py> Session<'a, 'py> {
     /// Runs the target now, then once per save. Returns the exit status.
     pub fn run(mut self) -> Result<u8, Failure> {
         let first = self.step(Vec::new(), None)?;
+        if let Outcome::Stopped(sig) = first {
+            return Ok(exit_status_for(sig));
+        }
         if self.cli.once {
             return Ok(if first.is_ok() { 0 } else { 1 });
         }
@@ -112,7 +121,9 @@ impl<'a, 'py> Session<'a, 'py> {
         let code = loop {
             match self.wait()? {
                 Wake::Run(batch) => {
-                    self.step(batch.paths, Some(batch.first_at))?;
+                    if let Outcome::Stopped(sig) = self.step(batch.paths, Some(batch.first_at))? {
+                        break exit_status_for(sig);
+                    }
                 }
                 Wake::Exit(code) => break code,
             }
@@ -176,6 +187,9 @@ impl<'a, 'py> Session<'a, 'py> {
         self.batcher.ran(Instant::now());
         if let Some(keys) = &mut self.keys {
             keys.after_run();
+        }
+        if self.bridge.line_open() {
+            self.ui.end_partial_line();
         }
         for (level, text) in &report.notes {
             self.ui.note(*level, text);
@@ -355,34 +369,23 @@ impl<'a, 'py> Session<'a, 'py> {
                 }
                 self.batcher.add(now, paths, lost);
             }
-            if ready.signal && self.interrupted() {
-                match &self.console {
-                    Some(console) => console.interrupt(),
-                    None => return Ok(Wake::Exit(EXIT_INTERRUPTED)),
+            if ready.signal {
+                match self.bridge.pending_signal() {
+                    Signal::None => {}
+                    Signal::Interrupt => match &self.console {
+                        Some(console) => console.interrupt(),
+                        None => return Ok(Wake::Exit(EXIT_INTERRUPTED)),
+                    },
+                    Signal::Stop(sig) => return Ok(Wake::Exit(exit_status_for(sig))),
+                    Signal::HandlerFailed(what) => self.ui.warn(&format!(
+                        "a signal handler of the module {what} while the host was idle; still watching"
+                    )),
                 }
             }
             if (ready.stdin || ready.stdin_gone)
                 && let Some(wake) = self.on_stdin(ready.stdin_gone)?
             {
                 return Ok(wake);
-            }
-        }
-    }
-
-    /// Whether a signal that arrived was Ctrl-C. A user-installed handler that raised
-    /// something else is reported, and the session goes on.
-    fn interrupted(&self) -> bool {
-        match self.bridge.pending_interrupt() {
-            Ok(interrupted) => interrupted,
-            Err(outcome) => {
-                self.ui.status(&Status {
-                    label: "signal handler",
-                    outcome: &outcome,
-                    elapsed: Duration::ZERO,
-                    run: self.runs,
-                    cause: "",
-                });
-                false
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::Failure;
 use crate::plan::PlanStep;
-use crate::python::bridge::{Bridge, StepReport};
+use crate::python::bridge::{Bridge, Signal, StepReport};
 use crate::ui::{Level, Outcome, Printer};
 
 /// What one run did, for the status line and `-v`.
@@ -34,7 +34,6 @@ pub fn execute(
     run: u64,
     command_dir: &Path,
 ) -> RunReport {
-    let start = Instant::now();
     let mut report = RunReport {
         outcome: Outcome::Ok,
         notes: Vec::new(),
@@ -57,10 +56,12 @@ pub fn execute(
         Ok(notes) => report.notes.extend(notes),
         Err(failure) => {
             report.outcome = failure_outcome(failure);
-            report.elapsed = start.elapsed();
             return report;
         }
     }
+    // The run's time is its steps' time: the host's bookkeeping of a long change list is not
+    // the module's.
+    let start = Instant::now();
     if matches!(steps, Steps::Launch) {
         report.absorb("steps", Instant::now(), bridge.launch_steps());
     }
@@ -91,10 +92,10 @@ pub fn execute(
             break;
         }
     }
+    report.elapsed = start.elapsed();
     if let Err(failure) = bridge.end_run() {
         report.outcome = failure_outcome(failure);
     }
-    report.elapsed = start.elapsed();
     report
 }
 
@@ -136,10 +137,8 @@ fn run_command(bridge: &Bridge<'_>, cmd: &str, dir: &Path) -> StepReport {
             .status()
     });
     let outcome = match status {
-        // Ctrl-C reaches the command and the host alike: it interrupted the run.
-        _ if bridge.pending_interrupt() == Ok(true) => {
-            Outcome::Interrupted(format!("command `{cmd}` interrupted (KeyboardInterrupt)\n"))
-        }
+        // Ctrl-C (or SIGTERM) reaches the command and the host alike: it ended the run.
+        _ if let Some(outcome) = signal_outcome(bridge.pending_signal(), cmd) => outcome,
         Ok(s) if s.success() => Outcome::Ok,
         Ok(s) => Outcome::Failed(format!("command `{cmd}` {}\n", describe_status(s))),
         Err(e) => Outcome::Failed(format!("command `{cmd}` could not start: {e}\n")),
@@ -152,37 +151,29 @@ fn run_command(bridge: &Bridge<'_>, cmd: &str, dir: &Path) -> StepReport {
     }
 }
 
+fn signal_outcome(signal: Signal, cmd: &str) -> Option<Outcome> {
+    match signal {
+        Signal::Interrupt => Some(Outcome::Interrupted(format!(
+            "command `{cmd}` interrupted (KeyboardInterrupt)\n"
+        ))),
+        Signal::Stop(sig) => Some(Outcome::Stopped(sig)),
+        Signal::None | Signal::HandlerFailed(_) => None,
+    }
+}
+
 fn describe_status(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(sig)) => format!("was killed by {}", signal_name(sig)),
+        (None, Some(sig)) => format!("was killed by {}", crate::ui::signal_name(sig)),
         _ => format!("ended: {status}"),
     }
-}
-
-fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        _ => return format!("signal {sig}"),
-    };
-    name.to_string()
 }
 
 fn failure_outcome(failure: Failure) -> Outcome {
     match failure {
         Failure::Interrupted => Outcome::Interrupted("KeyboardInterrupt\n".into()),
         Failure::Fatal(text) => Outcome::Failed(format!("{text}\n")),
+        Failure::Stopped(sig) => Outcome::Stopped(sig),
     }
 }

@@ -22,6 +22,8 @@ pub enum Outcome {
     Exited(String),
     /// KeyboardInterrupt while user code ran; traceback text.
     Interrupted(String),
+    /// SIGTERM or SIGHUP (the signal number): the session ends after this run.
+    Stopped(i32),
 }
 
 impl Outcome {
@@ -147,6 +149,15 @@ impl Printer {
                 format!("{module} interrupted by Ctrl-C after {took} (run {run}){watching}"),
                 Some(tb),
             ),
+            Outcome::Stopped(sig) => (
+                "stopped",
+                Color::Yellow,
+                format!(
+                    "{module} stopped by {} after {took} (run {run}); exiting",
+                    signal_name(*sig)
+                ),
+                None,
+            ),
         };
         let mut text_out = String::new();
         if let Some(tb) = detail.filter(|tb| !tb.is_empty()) {
@@ -160,6 +171,11 @@ impl Printer {
             text_out.push('\n');
         }
         write_stderr(&text_out);
+    }
+
+    /// Ends a line the module's output left open, so that the host's lines start on their own.
+    pub fn end_partial_line(&self) {
+        write_stderr("\n");
     }
 
     /// A line the Python side asked for (a deep-reload fallback, a deleted module file).
@@ -209,6 +225,11 @@ pub fn fatal(text: &str) {
     write_stderr(&format!("hotload-host: error: {text}\n"));
 }
 
+/// A warning after the session ended (no printer any more): plain, never coloured.
+pub fn late_warning(text: &str) {
+    write_stderr(&format!("[hotload] warning: {text}\n"));
+}
+
 /// Writes whole text to stderr in one call and flushes (stderr may be a pipe that another
 /// process reads line by line); a failing stderr is ignored, there is nowhere else to say it.
 fn write_stderr(text: &str) {
@@ -226,6 +247,26 @@ pub fn format_duration(d: Duration) -> String {
     } else {
         format!("{:.2} s", ms / 1000.0)
     }
+}
+
+/// SIGTERM, SIGKILL, ... (or "signal N").
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
 }
 
 /// "3 files", "1 directory", "2 directories".
