@@ -1,17 +1,14 @@
 //! hotload-host: import a Python module once in an embedded interpreter and reload it on every
 //! save. This file only wires the pieces together; each module says what it owns.
 
-mod cli;
 mod config;
 mod events;
-mod init;
 mod interpreter;
 mod plan;
 mod project;
 mod repl;
 mod runner;
 mod session;
-mod settings;
 mod target;
 mod terminal;
 mod ui;
@@ -19,7 +16,6 @@ mod watch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use pyo3::prelude::*;
 
 use crate::project::call;
@@ -32,12 +28,14 @@ use crate::watch::Watch;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
-        Err(e) => {
-            let text = e.render().to_string();
-            ui::fatal(text.trim_start_matches("error: ").trim_end());
+    let cli = match config::parse_args(std::env::args_os()) {
+        Ok(inv) => inv,
+        Err(config::ArgsError::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(config::ArgsError::Usage(text)) => {
+            ui::fatal(&text);
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -50,13 +48,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: cli::Cli) -> Result<u8, String> {
+fn run(cli: config::Invocation) -> Result<u8, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    if let Some(cli::Command::Init) = cli.command {
-        return init::run(&cwd).map(|()| 0);
+    match cli.command {
+        Some(config::Command::Init) => return config::init::run(&cwd).map(|()| 0),
+        Some(config::Command::Trust) => return Err("`hotload-host trust` is not built yet".into()),
+        Some(config::Command::Test) => return Err("`hotload-host test` is not built yet".into()),
+        None => {}
     }
-    let settings = project::settings(&cli, &cwd)?;
+    let settings = config::load(&cli, &cwd)?;
     if cli.print_config {
         print!("{}", settings.describe());
         return Ok(0);
@@ -105,6 +106,7 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
         )?;
         project::configure_reload(&host, &project, &spec)?;
         let watch = Watch::start(spec.clone(), tx.clone()).map_err(|e| e.to_string())?;
+        let debounce = std::time::Duration::from_millis(project.settings.debounce.value);
         let session = Session {
             cli: &cli,
             host: &host,
@@ -125,7 +127,7 @@ fn run(cli: cli::Cli) -> Result<u8, String> {
             paused: false,
             pending: Vec::new(),
             last_run_end: None,
-            debounce: std::time::Duration::from_millis(cli.debounce),
+            debounce,
         };
         let Err(fatal) = session.run(py);
         terminal::restore();

@@ -1,8 +1,7 @@
 //! The run plan: the ordered steps of one run, built from the settings. Without an explicit
 //! `steps` list it is: the `pre` hook, reload the target, the `post` hook, the entrypoint. The plan is executed inside Python by `hotload._host.run`.
 
-use crate::config::Step;
-use crate::settings::Settings;
+use crate::config::{Settings, Step};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanStep {

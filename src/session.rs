@@ -8,7 +8,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 
-use crate::cli::Cli;
+use crate::config::{self, Invocation};
 use crate::events::Msg;
 use crate::project::{self, Project};
 use crate::runner::{Report, Runner};
@@ -28,7 +28,7 @@ const BURST_MAX: Duration = Duration::from_secs(2);
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub struct Session<'a, 'py> {
-    pub cli: &'a Cli,
+    pub cli: &'a Invocation,
     pub host: &'a Bound<'py, PyModule>,
     pub runner: Runner<'py>,
     pub ui: &'a Ui,
@@ -213,7 +213,7 @@ impl Session<'_, '_> {
     /// The config file was saved: re-read it and apply it without restarting the interpreter.
     /// On any error, show it and keep the previous config. Returns whether it was applied.
     fn reload_config(&mut self) -> Result<bool, String> {
-        let loaded = project::settings(self.cli, &self.project.settings.cwd)
+        let loaded = config::reload(self.cli, &self.project.settings)
             .and_then(|settings| settings.require_target().map(|()| settings))
             .and_then(|settings| Ok((project::lookup(&settings)?, settings)))
             .and_then(|(lookup, settings)| project::resolve(self.host, settings, lookup));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crossterm::style::{Color, Stylize};
 
-use crate::cli::{Cli, ColorChoice};
+use crate::config::{ColorChoice, Invocation};
 
 /// How a run ended, as the status line reports it.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ pub struct Ui {
 }
 
 impl Ui {
-    pub fn new(cli: &Cli) -> Ui {
+    pub fn new(cli: &Invocation) -> Ui {
         let color = match cli.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,

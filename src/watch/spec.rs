@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::settings::{Origin, Settings};
+use crate::config::Settings;
 use crate::target::Target;
 use crate::watch::Spec;
 
@@ -83,10 +83,7 @@ pub fn watch_spec(
         },
         ignore: settings.ignore.value.clone(),
         // Ignore globs are relative to where they were written: the config file's directory or cwd.
-        base: match &settings.ignore.origin {
-            Origin::File(_) => settings.project_dir(),
-            _ => settings.cwd.clone(),
-        },
+        base: settings.base_dir(&settings.ignore.origin),
         poll: settings
             .poll
             .value
