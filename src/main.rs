@@ -31,8 +31,13 @@ fn main() -> ExitCode {
     let cli = match config::parse_args(std::env::args_os()) {
         Ok(inv) => inv,
         Err(config::ArgsError::Help(text)) => {
-            print!("{text}");
-            return ExitCode::SUCCESS;
+            return match ui::out(&text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    ui::fatal(&e);
+                    ExitCode::from(EXIT_USAGE)
+                }
+            };
         }
         Err(config::ArgsError::Usage(text)) => {
             ui::fatal(&text);
@@ -52,15 +57,16 @@ fn run(cli: config::Invocation) -> Result<u8, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     match cli.command {
-        Some(config::Command::Init) => return config::init::run(&cwd).map(|()| 0),
-        Some(config::Command::Trust) => return Err("`hotload-host trust` is not built yet".into()),
+        Some(config::Command::Init) => return ui::out(&config::init::run(&cwd)?).map(|()| 0),
+        Some(config::Command::Trust) => {
+            return ui::out(&config::trust(&cli, &cwd)?).map(|()| 0);
+        }
         Some(config::Command::Test) => return Err("`hotload-host test` is not built yet".into()),
         None => {}
     }
     let settings = config::load(&cli, &cwd)?;
     if cli.print_config {
-        print!("{}", settings.describe());
-        return Ok(0);
+        return ui::out(&settings.describe()).map(|()| 0);
     }
     settings.require_target()?;
     if cli.repl && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {

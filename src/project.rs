@@ -67,9 +67,10 @@ pub fn resolve(
         .chain(settings.args.value.iter().map(String::as_str))
         .collect();
     call(host, "prepare", (root.display().to_string(), argv))?;
+    // With an explicit step list the steps are the run, whatever the target is.
     let label = match &target {
-        Some(t) => t.module.clone(),
-        None => "steps".into(),
+        Some(t) if settings.steps.value.is_empty() => t.module.clone(),
+        _ => "steps".into(),
     };
     Ok(Project {
         settings,

@@ -214,6 +214,7 @@ impl Session<'_, '_> {
     /// On any error, show it and keep the previous config. Returns whether it was applied.
     fn reload_config(&mut self) -> Result<bool, String> {
         let loaded = config::reload(self.cli, &self.project.settings)
+            .map_err(String::from)
             .and_then(|settings| settings.require_target().map(|()| settings))
             .and_then(|settings| Ok((project::lookup(&settings)?, settings)))
             .and_then(|(lookup, settings)| project::resolve(self.host, settings, lookup));
@@ -226,16 +227,25 @@ impl Session<'_, '_> {
                 return Ok(false);
             }
         };
-        let spec = crate::watch::spec::watch_spec(
+        let spec = match crate::watch::spec::watch_spec(
             &project.settings,
             project.target.as_ref(),
             self.stdin_list.clone(),
-        )?;
+        ) {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.ui.warn(&format!(
+                    "config not applied, keeping the previous one:\n{e}"
+                ));
+                return Ok(false);
+            }
+        };
         project::configure_reload(self.host, &project, &spec)?;
         self.watch = Watch::start(spec.clone(), self.tx.clone()).map_err(|e| e.to_string())?;
         self.spec = spec;
         self.runner
             .set_plan(project.label.clone(), project.plan.clone());
+        self.debounce = Duration::from_millis(project.settings.debounce.value);
         self.project = project;
         self.ui.info("config reloaded");
         Ok(true)

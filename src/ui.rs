@@ -154,8 +154,9 @@ impl Ui {
     /// Something the user should know even in quiet mode.
     pub fn warn(&self, text: &str) {
         let mut err = std::io::stderr().lock();
+        let text = escaped(text);
         let _ =
-            err.write_all(format!("{}\n", self.line("warning", Color::Yellow, text)).as_bytes());
+            err.write_all(format!("{}\n", self.line("warning", Color::Yellow, &text)).as_bytes());
     }
 
     fn line(&self, mark: &str, color: Color, text: &str) -> String {
@@ -176,7 +177,32 @@ impl Ui {
 /// A fatal error before the loop starts (usage, environment): printed plainly, the caller exits.
 pub fn fatal(text: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = err.write_all(format!("hotload-host: error: {text}\n").as_bytes());
+    let _ = err.write_all(format!("hotload-host: error: {}\n", escaped(text)).as_bytes());
+}
+
+/// What a command prints on stdout (`--print-config`, `init`, `--help`). A reader that went
+/// away (`| head -1`) ends it quietly; any other write error is one line for `fatal`.
+pub fn out(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
+    }
+}
+
+/// Control characters other than newline and tab (an escape sequence in a config value) are
+/// shown escaped, never sent to the terminal.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 pub fn format_duration(d: Duration) -> String {

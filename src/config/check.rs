@@ -1,17 +1,73 @@
 //! The rules, each checked once, on the folded settings: whichever source a value came from,
 //! the same rule applies and the error points at where the value was written.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::keys::{KEYS, Key, Kind, MAX_MS, Step, Val, index};
 use super::text::{check_callable_syntax, is_dotted, is_identifier, quoted, shown};
 use super::{Origin, Sourced};
 
-pub fn validate(folded: &[Sourced<Val>], cwd: &Path) -> Result<(), String> {
+/// `paths`: also check that watched paths exist (not for --print-config).
+pub fn validate(folded: &[Sourced<Val>], cwd: &Path, paths: bool) -> Result<(), String> {
     for (key, s) in KEYS.iter().zip(folded) {
-        check_value(key, s, cwd)?;
+        check_value(key, s, cwd, paths)?;
     }
-    steps_replace_the_wrapping(folded)
+    steps_replace_the_wrapping(folded)?;
+    steps_replace_the_target(folded, cwd)
+}
+
+const GLOB_CHARS: &[char] = &['*', '?', '['];
+
+/// One `watch` entry, resolved: a glob under an existing directory, or an existing file or
+/// directory (canonical paths: the watcher reports those).
+#[derive(Debug, Clone)]
+pub enum WatchEntry {
+    Glob(PathBuf, globset::Glob),
+    Dir(PathBuf),
+    File(PathBuf),
+}
+
+/// Resolves a `watch` entry (an absolute path, or a glob on one). The same function checks
+/// entries at load time and builds the watch spec.
+pub fn watch_entry(entry: &str) -> Result<WatchEntry, String> {
+    if entry.contains(GLOB_CHARS) {
+        let base: PathBuf = Path::new(entry)
+            .components()
+            .take_while(|c| !c.as_os_str().to_string_lossy().contains(GLOB_CHARS))
+            .collect();
+        globset::Glob::new(entry).map_err(|e| glob_error(&e))?;
+        let canonical = std::fs::canonicalize(&base).map_err(|e| io_error(&base, &e))?;
+        // Match against canonical paths.
+        let pattern = format!(
+            "{}{}",
+            canonical.display(),
+            &entry[base.display().to_string().len()..]
+        );
+        let glob = globset::Glob::new(&pattern).map_err(|e| glob_error(&e))?;
+        return Ok(WatchEntry::Glob(canonical, glob));
+    }
+    let abs = std::fs::canonicalize(entry).map_err(|e| io_error(Path::new(entry), &e))?;
+    Ok(if abs.is_dir() {
+        WatchEntry::Dir(abs)
+    } else {
+        WatchEntry::File(abs)
+    })
+}
+
+fn glob_error(e: &globset::Error) -> String {
+    match e.kind() {
+        globset::ErrorKind::UnclosedAlternates => "not a valid glob: a `{` is not closed".into(),
+        globset::ErrorKind::UnclosedClass => "not a valid glob: a `[` is not closed".into(),
+        kind => format!("not a valid glob: {}", shown(&kind.to_string())),
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> String {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        _ => e.to_string(),
+    };
+    format!("{}: {what}", shown(&path.display().to_string()))
 }
 
 /// What a milliseconds key accepts, for messages from every source.
@@ -28,9 +84,52 @@ pub fn ms_expected(key: &Key) -> String {
     }
 }
 
-fn check_value(key: &Key, s: &Sourced<Val>, _cwd: &Path) -> Result<(), String> {
+fn check_value(key: &Key, s: &Sourced<Val>, cwd: &Path, paths: bool) -> Result<(), String> {
     let at = |item: Option<usize>, m: &str| s.origin.error(item, m);
+    let base = s.origin.base(cwd);
+    // An entry as it was written (folded paths are joined to `base`).
+    let written = |p: &str| {
+        Path::new(p)
+            .strip_prefix(&base)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| p.to_string())
+    };
     match (key.kind, &s.value) {
+        (Kind::Watch, Val::List(entries)) => {
+            for (i, e) in entries.iter().enumerate() {
+                let problem = if paths {
+                    watch_entry(e).err()
+                } else if e.contains(GLOB_CHARS) {
+                    globset::Glob::new(e).err().map(|g| glob_error(&g))
+                } else {
+                    None
+                };
+                if let Some(p) = problem {
+                    let p = p.replace(&shown(e), &shown(&written(e)));
+                    return Err(at(
+                        Some(i),
+                        &format!("watch entry {}: {p}", quoted(&written(e))),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        (Kind::Ignore, Val::List(globs)) => {
+            for (i, g) in globs.iter().enumerate() {
+                let mut b = ignore::gitignore::GitignoreBuilder::new(&base);
+                if let Err(e) = b.add_line(None, g) {
+                    let why = match &e {
+                        ignore::Error::Glob { err, .. } => shown(err),
+                        other => shown(&other.to_string()),
+                    };
+                    return Err(at(
+                        Some(i),
+                        &format!("ignore pattern {} is not a valid glob: {why}", quoted(g)),
+                    ));
+                }
+            }
+            Ok(())
+        }
         (Kind::Callable, Val::Str(v)) => check_callable_syntax(v).map_err(|m| at(None, &m)),
         (Kind::Function, Val::Str(v)) if !is_identifier(v) => Err(at(
             None,
@@ -57,6 +156,32 @@ fn check_value(key: &Key, s: &Sourced<Val>, _cwd: &Path) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// An explicit step list is the whole run: a TARGET named on the command line or in the
+/// environment would not run, so it is refused rather than reported as run.
+fn steps_replace_the_target(folded: &[Sourced<Val>], cwd: &Path) -> Result<(), String> {
+    let steps = &folded[index("steps")];
+    let target = &folded[index("target")];
+    let (Val::Steps(list), Val::Str(t), Origin::File(place)) =
+        (&steps.value, &target.value, &steps.origin)
+    else {
+        return Ok(());
+    };
+    if list.is_empty() || matches!(target.origin, Origin::File(_) | Origin::Default) {
+        return Ok(());
+    }
+    let base = target.origin.base(cwd);
+    let written = Path::new(t).strip_prefix(&base).unwrap_or(Path::new(t));
+    Err(target.origin.error(
+        None,
+        &format!(
+            "{} would not run: the config {} has an explicit `steps` list, which is the whole run; \
+             add a `reload` step for it there, or run without the config (--no-config)",
+            quoted(&written.display().to_string()),
+            shown(&place.path.display().to_string())
+        ),
+    ))
 }
 
 /// `pre`, `post` and `entrypoint` wrap the target's reload; an explicit step list is the whole
@@ -109,7 +234,7 @@ mod tests {
     }
 
     fn check(layers: &[&Layer]) -> Result<(), String> {
-        validate(&fold(layers, Path::new("/cwd")), Path::new("/cwd"))
+        validate(&fold(layers, Path::new("/cwd")), Path::new("/cwd"), false)
     }
 
     fn one(key: &str, v: Val, origin: Origin) -> Layer {

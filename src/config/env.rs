@@ -39,14 +39,16 @@ pub fn from_text(key: &Key, text: &str) -> Result<Val, String> {
         Kind::Bool => parse_bool(text)
             .map(Val::Bool)
             .ok_or_else(|| format!("expected true or false, not {}", quoted(text))),
-        Kind::Millis { on, .. } => match (on, parse_bool(text)) {
-            (Some(_), Some(false)) => Ok(Val::Ms(None)),
-            (Some(ms), Some(true)) => Ok(Val::Ms(Some(ms))),
-            _ => text
-                .trim()
-                .parse::<i64>()
-                .map(|ms| Val::Ms(Some(ms)))
-                .map_err(|_| format!("{}, not {}", super::check::ms_expected(key), quoted(text))),
+        // A number is milliseconds (so `0` is refused, not "off"); else true/false if allowed.
+        Kind::Millis { on, .. } => match (text.trim().parse::<i64>(), on, parse_bool(text)) {
+            (Ok(ms), _, _) => Ok(Val::Ms(Some(ms))),
+            (Err(_), Some(_), Some(false)) => Ok(Val::Ms(None)),
+            (Err(_), Some(ms), Some(true)) => Ok(Val::Ms(Some(ms))),
+            _ => Err(format!(
+                "{}, not {}",
+                super::check::ms_expected(key),
+                quoted(text)
+            )),
         },
         Kind::Reload => ReloadMode::parse(text)
             .map(Val::Reload)

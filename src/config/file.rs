@@ -56,8 +56,16 @@ pub fn choose(inv: &Invocation, cwd: &Path) -> Option<PathBuf> {
     }
 }
 
-/// The nearest config file from `start` upwards; a directory holding `.git` ends the search.
+/// The nearest config file from `start` upwards. The search ends at a repository's top (a
+/// directory holding `.git`), at `$HOME`, and before crossing into another filesystem (as git
+/// does): a config above those is not this project's.
 pub fn discover(start: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .and_then(|h| std::fs::canonicalize(h).ok());
+    let device = |d: &Path| std::fs::metadata(d).map(|m| m.dev()).ok();
+    let start_device = device(start);
     let mut dir = Some(start);
     while let Some(d) = dir {
         let own = d.join("hotload.toml");
@@ -68,12 +76,61 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
         if pyproject.is_file() && has_tool_hotload(&pyproject) {
             return Some(pyproject);
         }
-        if d.join(".git").exists() {
+        if d.join(".git").exists() || home.as_deref() == Some(d) {
             return None;
         }
-        dir = d.parent();
+        dir = d.parent().filter(|p| device(p) == start_device);
     }
     None
+}
+
+/// A config file found by discovery (or named by HOTLOAD_CONFIG) is refused when someone else
+/// could have written it: owned by another user (root excepted), or writable by group or
+/// others. Git refuses such a repository the same way (`safe.directory`).
+fn check_owner(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(()); // reading it reports the error
+    };
+    let me = unsafe { libc::geteuid() };
+    let file = shown(&path.display().to_string());
+    let why = "its settings can run commands as you";
+    let instead = "name it with --config to use it anyway, or --no-config to ignore it";
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(format!(
+            "{file} is owned by {} (uid {}), not by you (uid {me}) or root: refusing to read it, \
+             since {why}; {instead}",
+            user_name(meta.uid()).unwrap_or_else(|| "another user".into()),
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+            (true, true) => "group and others",
+            (true, false) => "its group",
+            _ => "others",
+        };
+        return Err(format!(
+            "{file} is writable by {who} (mode {mode:04o}): refusing to read it, since {why}; \
+             `chmod go-w {file}` fixes that, or {instead}"
+        ));
+    }
+    Ok(())
+}
+
+fn user_name(uid: u32) -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r fills `pwd` with pointers into `buf`, both alive while we read them.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut out) };
+    if rc != 0 || out.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buf`, NUL-terminated by getpwuid_r.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 fn has_tool_hotload(pyproject: &Path) -> bool {
@@ -88,7 +145,11 @@ fn has_tool_hotload(pyproject: &Path) -> bool {
 }
 
 /// Reads a config file into its layer; type errors are reported here, rules after the fold.
-pub fn read(path: &Path) -> Result<(ConfigFile, Layer), String> {
+/// `check_owner`: refuse a file someone else could have written (not for --config).
+pub fn read(path: &Path, check_owner: bool) -> Result<(ConfigFile, Layer), String> {
+    if check_owner {
+        self::check_owner(path)?;
+    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file = ConfigFile {
         path: path.to_path_buf(),
@@ -357,7 +418,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hotload.toml");
         std::fs::write(&path, text).unwrap();
-        read(&path).map(|(_, l)| l)
+        read(&path, true).map(|(_, l)| l)
     }
 
     fn value(layer: &Layer, key: &str) -> Val {
@@ -440,9 +501,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hotload.toml");
         std::fs::write(&path, "post = \"app.main.run\"\n").unwrap();
-        let (_, layer) = read(&path).unwrap();
+        let (_, layer) = read(&path, true).unwrap();
         let folded = fold(&[&layer], dir.path());
-        let e = super::super::check::validate(&folded, dir.path()).unwrap_err();
+        let e = super::super::check::validate(&folded, dir.path(), true).unwrap_err();
         assert!(e.contains(":1:8: `app.main.run` is not of the form"), "{e}");
     }
 }
