@@ -2,21 +2,18 @@
 //! on every save. This crate is the whole program; the binary (`main.rs`) only adds starting an
 //! embedded interpreter. Each module says what it owns:
 //!
-//! - `cli`, `settings`, `config`, `init`: what the user asked for (flags, environment, file)
+//! - `config`: what the user asked for (flags, environment, file), each setting declared once
 //! - `target`, `project`, `plan`: from settings to something runnable
 //! - `session`: the loop, the save path, batching, the one `poll`
 //! - `watch`: what is watched and what counts as a save
 //! - `python`: the interpreter (binary only) and the one typed bridge to the Python side
 //! - `ui`: every line the host prints, and the terminal
 
-pub mod cli;
 mod config;
-mod init;
 mod plan;
 mod project;
 pub mod python;
 mod session;
-mod settings;
 mod target;
 mod ui;
 mod watch;
@@ -24,9 +21,9 @@ mod watch;
 use std::ffi::OsString;
 use std::io::IsTerminal;
 
-use clap::Parser;
 use pyo3::prelude::*;
 
+use crate::config::{ArgsError, Command, Invocation};
 use crate::python::bridge::Bridge;
 use crate::session::Session;
 use crate::ui::Printer;
@@ -96,15 +93,19 @@ fn exit_anyway_after(limit: std::time::Duration, code: u8) {
 }
 
 fn run_args(args: Vec<OsString>, start_python: fn() -> Result<(), String>) -> u8 {
-    let cli = match cli::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print(); // --help, --version
-            return 0;
+    let cli = match config::parse_args(args) {
+        Ok(inv) => inv,
+        Err(ArgsError::Help(text)) => {
+            return match ui::out(&text) {
+                Ok(()) => 0,
+                Err(e) => {
+                    ui::fatal(&e);
+                    EXIT_USAGE
+                }
+            };
         }
-        Err(e) => {
-            let text = e.render().to_string();
-            ui::fatal(text.trim_start_matches("error: ").trim_end());
+        Err(ArgsError::Usage(text)) => {
+            ui::fatal(&text);
             return EXIT_USAGE;
         }
     };
@@ -119,16 +120,23 @@ fn run_args(args: Vec<OsString>, start_python: fn() -> Result<(), String>) -> u8
     }
 }
 
-fn run_cli(cli: &cli::Cli, start_python: fn() -> Result<(), String>) -> Result<u8, Failure> {
+fn run_cli(cli: &Invocation, start_python: fn() -> Result<(), String>) -> Result<u8, Failure> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    if let Some(cli::Command::Init) = cli.command {
-        return init::run(&cwd).map(|()| 0).map_err(Failure::Fatal);
+    match cli.command {
+        Some(Command::Init) => return Ok(ui::out(&config::init::run(&cwd)?).map(|()| 0)?),
+        Some(Command::Trust) => {
+            let text = config::trust(cli, &cwd).map_err(String::from)?;
+            return Ok(ui::out(&text).map(|()| 0)?);
+        }
+        Some(Command::Test) => {
+            return Err("`hotload-host test` is not built yet".to_string().into());
+        }
+        None => {}
     }
-    let settings = project::settings(cli, &cwd)?;
+    let settings = config::load(cli, &cwd).map_err(String::from)?;
     if cli.print_config {
-        print!("{}", settings.describe());
-        return Ok(0);
+        return Ok(ui::out(&settings.describe()).map(|()| 0)?);
     }
     settings.require_target()?;
     if cli.repl && !std::io::stdin().is_terminal() {

@@ -2,8 +2,7 @@
 //! `steps` list it is: the `pre` hook, reload the target, the `post` hook, the entrypoint.
 //! The session executes it step by step (`session::run`).
 
-use crate::config::Step;
-use crate::settings::Settings;
+use crate::config::{Settings, Step};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanStep {

@@ -870,3 +870,18 @@ fn finish(cmd: &mut Command) -> Finished {
         stderr: host.stderr_text(),
     }
 }
+
+#[test]
+fn poll_without_a_value_never_takes_the_target() {
+    let p = Project::new();
+    p.write("lib.py", "print('lib ran')\n");
+    let mut host = p.spawn(&["--poll", "lib.py", "-v"]);
+    host.wait_for("(polling)");
+    host.wait_for("lib ran");
+    host.wait_for("ok: lib ran");
+    drop(host);
+    // A number after --poll is its value, as before.
+    let mut host = p.spawn(&["lib.py", "--poll", "50", "-v"]);
+    host.wait_for("(polling)");
+    host.wait_for("ok: lib ran");
+}

@@ -65,6 +65,17 @@ fn run(project: &Project, args: &[&str]) -> Finished {
     run_in(project, "", args, &[])
 }
 
+/// `hotload-host trust` in `project/sub`: the config's `run` steps may run from now on.
+fn trust_in(project: &Project, sub: &str) {
+    let out = run_in(project, sub, &["trust"], &[]);
+    assert_eq!(out.code(), Some(0), "trust: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("trusted "), "{}", out.stdout);
+}
+
+fn trust(project: &Project) {
+    trust_in(project, "");
+}
+
 /// The project directory as the host sees it (canonical).
 fn root(project: &Project) -> PathBuf {
     std::fs::canonicalize(project.dir.path()).unwrap()
@@ -215,25 +226,15 @@ fn parse_print_config(text: &str) -> Printed {
         ));
     }
     let keys: Vec<&str> = rows.iter().map(|(k, _, _)| k.as_str()).collect();
-    for key in [
-        "target",
-        "args",
-        "watch",
-        "ignore",
-        "ext",
-        "clear",
-        "pre",
-        "post",
-        "entrypoint",
-        "poll",
-        "reload",
-        "steps",
-    ] {
+    for key in &keys {
         assert_eq!(
-            keys.iter().filter(|k| **k == key).count(),
+            keys.iter().filter(|k| *k == key).count(),
             1,
             "one line for {key}:\n{text}"
         );
+    }
+    for key in ["target", "args", "watch", "post", "poll", "reload", "steps"] {
+        assert!(keys.contains(&key), "no line for {key}:\n{text}");
     }
     Printed {
         file,
@@ -828,6 +829,7 @@ run = "echo shell step $HOTLOAD_RUNNING"
 call = "lib:done"
 "#,
     );
+    trust(&project);
     let mut host = spawn(&project, &[]);
     let first = wait_ok(&mut host, 1);
     assert!(first.contains("steps ran"), "{first}");
@@ -945,6 +947,7 @@ fn a_failing_call_step_stops_the_run_and_the_next_save_starts_from_the_first_ste
         "[[steps]]\nrun = \"echo first step\"\n[[steps]]\nreload = \"lib\"\n[[steps]]\ncall = \"lib:gate\"\n\
          [[steps]]\nrun = \"echo shell step\"\n[[steps]]\ncall = \"lib:done\"\n",
     );
+    trust(&project);
     let mut host = spawn(&project, &[]);
     wait_ok(&mut host, 1);
     host.wait_for("done 1");
@@ -984,6 +987,7 @@ fn a_failing_command_or_reload_step_stops_the_rest_of_the_run() {
         "hotload.toml",
         "[[steps]]\nreload = \"lib\"\n[[steps]]\nrun = \"echo shell step; test ! -e fail.flag\"\n[[steps]]\ncall = \"lib:done\"\n",
     );
+    trust(&project);
     let mut host = spawn(&project, &[]);
     wait_ok(&mut host, 1);
     host.wait_for("done 1");
@@ -1076,6 +1080,7 @@ fn tool_hotload_in_pyproject_is_a_config() {
         "[{ reload = \"lib\" }, { run = \"echo from steps\" }]",
         &file,
     );
+    trust(&project);
     let out = run(&project, &["--once"]);
     assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
     assert_eq!(out.stdout, "lib []\nfrom steps\n");
@@ -1300,20 +1305,10 @@ fn no_config_ignores_discovered_and_named_configs() {
     );
     let p = print_config(&project, &["--no-config", "flag.py"]);
     assert_eq!(p.file, "none");
-    for key in [
-        "args",
-        "watch",
-        "ignore",
-        "ext",
-        "clear",
-        "pre",
-        "post",
-        "entrypoint",
-        "poll",
-        "reload",
-        "steps",
-    ] {
-        assert_eq!(p.origin(key), "default", "{key}:\n{}", p.text);
+    for (key, _, origin) in &p.rows {
+        if key != "target" {
+            assert_eq!(origin, "default", "{key}:\n{}", p.text);
+        }
     }
     let p = print_config_in(
         &project,
@@ -1675,12 +1670,22 @@ fn unknown_keys_are_errors_with_a_suggestion() {
         let out = run(&project, &[flag]);
         assert_config_error(&out, &file, &[3], Some(1), "unknown key `watches`");
     }
+    // The known keys are the declared ones, in the order --print-config shows them (a table's
+    // keys, `test.args`, under the table's name).
+    let mut known: Vec<String> = Vec::new();
+    for (key, _, _) in print_config(&project, &["--no-config", "lib.py"]).rows {
+        let top = key.split('.').next().unwrap().to_string();
+        if !known.contains(&top) {
+            known.push(top);
+        }
+    }
+    assert!(known.len() > 12, "{known:?}");
     check_error(
         &project,
         "target = \"lib.py\"\ncolour = \"always\"\n",
         "colour",
         true,
-        "unknown key `colour`; known keys: target, args, watch, ignore, ext, clear, pre, post, entrypoint, poll, reload, steps",
+        &format!("unknown key `colour`; known keys: {}", known.join(", ")),
     );
 }
 
@@ -2441,4 +2446,721 @@ fn init_guesses_the_target_from_the_files_present() {
             "with {present}: {text}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults and bad input (issue 15): nothing runs that the user did not trust, errors never end
+// the session, no panics
+// ---------------------------------------------------------------------------------------------
+
+/// A tmpfs mounted for one test, unmounted when dropped (declare it after the Project).
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, size: &str) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CAP_SYS_ADMIN)"
+        );
+        Mount(at.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn init_replaces_pyproject_atomically_keeping_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::new();
+    project.write("pyproject.toml", PYPROJECT_HEAD);
+    let path = project.path("pyproject.toml");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let before = std::fs::metadata(&path).unwrap();
+    let out = run(&project, &["init"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    let after = std::fs::metadata(&path).unwrap();
+    assert_eq!(after.permissions().mode() & 0o7777, 0o640);
+    // A new file was renamed into place (the old inode is not rewritten in place).
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(before.ino(), after.ino());
+    assert_eq!(names_in(project.dir.path()), ["pyproject.toml"]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with(PYPROJECT_HEAD) && text.contains("[tool.hotload]\n"));
+
+    // A symlinked pyproject.toml: the file it points to is updated, the link stays a link.
+    let project = Project::new();
+    project.write("real/pyproject.toml", PYPROJECT_HEAD);
+    std::os::unix::fs::symlink("real/pyproject.toml", project.path("pyproject.toml")).unwrap();
+    let out = run(&project, &["init"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        std::fs::symlink_metadata(project.path("pyproject.toml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(project.path("real/pyproject.toml"))
+            .unwrap()
+            .contains("[tool.hotload]")
+    );
+}
+
+#[test]
+fn init_on_a_full_disk_leaves_pyproject_as_it_was() {
+    let project = Project::new();
+    let dir = project.path("small");
+    let _mount = Mount::tmpfs(&dir, "128k");
+    // Just under 8 pages: rewriting it in place with the table appended needs a 9th page, which
+    // a truncate-and-write would not get (the old content would be lost, the new cut short).
+    let mut original = String::from(PYPROJECT_HEAD);
+    let mut n = 0;
+    while original.len() < 8 * 4096 - 120 {
+        original.push_str(&format!("# padding line {n:05}\n"));
+        n += 1;
+    }
+    std::fs::write(dir.join("pyproject.toml"), &original).unwrap();
+    // Fill the disk.
+    {
+        use std::io::Write;
+        let mut filler = File::create(dir.join("filler")).unwrap();
+        while filler.write_all(&[0u8; 512]).is_ok() {}
+    }
+    let out = run_in(&project, "small", &["init"], &[]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("hotload-host: error: cannot write ")
+            && out.stderr.contains("No space left on device")
+            && out.stderr.contains("it was not changed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pyproject.toml")).unwrap(),
+        original,
+        "pyproject.toml was changed"
+    );
+    assert_eq!(
+        names_in(&dir),
+        ["filler", "pyproject.toml"],
+        "temp file left"
+    );
+
+    // With room again, init works there.
+    std::fs::remove_file(dir.join("filler")).unwrap();
+    let out = run_in(&project, "small", &["init"], &[]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    let text = std::fs::read_to_string(dir.join("pyproject.toml")).unwrap();
+    assert!(text.starts_with(&original) && text.contains("[tool.hotload]"));
+}
+
+#[test]
+fn init_explains_an_inline_tool_table_and_touches_nothing() {
+    let project = Project::new();
+    let original = "tool = { black = { line-length = 100 } }\n\n[project]\nname = \"demo\"\n";
+    project.write("pyproject.toml", original);
+    let out = run(&project, &["init"]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with("hotload-host: error: ")
+            && out.stderr.contains("inline table")
+            && out.stderr.contains("hotload.toml")
+            && !out.stderr.contains("internal error"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.path("pyproject.toml")).unwrap(),
+        original
+    );
+    assert_eq!(names_in(project.dir.path()), ["pyproject.toml"]);
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_and_a_full_stdout_is_one_line() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let project = Project::new();
+    project.write("hotload.toml", "target = \"lib.py\"\n");
+    for args in [&["--print-config"][..], &["--help"][..]] {
+        // A pipe whose reader is gone: every write fails with EPIPE.
+        let mut fds = [0; 2];
+        // SAFETY: pipe() fills two fresh descriptors that we own from here on.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(reader);
+        let out = command_in(&project, "", args, &[])
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+    project.write("lib.py", "print('x')\n");
+    std::fs::remove_file(project.path("hotload.toml")).unwrap();
+    for args in [&["--print-config"][..], &["init"][..], &["--version"][..]] {
+        let out = command_in(&project, "", args, &[])
+            .stdout(File::create("/dev/full").unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            "hotload-host: error: cannot write to stdout: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn discovery_stops_at_home_and_at_a_filesystem_boundary() {
+    let project = Project::new();
+    project.write("hotload.toml", "target = \"lib.py\"\n");
+    project.write("lib.py", &format!("print('{MARKER}')\n"));
+    std::fs::create_dir_all(project.path("home/sub")).unwrap();
+    let home = root(&project).join("home");
+    let home_env = home.display().to_string();
+    let env: &[(&str, &str)] = &[("HOME", &home_env)];
+    // Without HOME there, the config above is found; with HOME below it, it is not.
+    let p = print_config_in(&project, "home/sub", &[], &[]);
+    assert_eq!(
+        p.file,
+        root(&project).join("hotload.toml").display().to_string()
+    );
+    let p = print_config_in(&project, "home/sub", &[], env);
+    assert_eq!(p.file, "none", "{}", p.text);
+    let out = run_in(&project, "home/sub", &[], env);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("no target"), "{}", out.stderr);
+    assert!(!out.stdout.contains(MARKER));
+    // A config in HOME itself is still found.
+    project.write("home/hotload.toml", "target = \"x.py\"\n");
+    let p = print_config_in(&project, "home/sub", &[], env);
+    assert_eq!(p.file, home.join("hotload.toml").display().to_string());
+
+    // Another filesystem below the config: the search stops at its mount point.
+    let mnt = project.path("mnt");
+    let _mount = Mount::tmpfs(&mnt, "1m");
+    std::fs::create_dir_all(mnt.join("sub")).unwrap();
+    let p = print_config_in(&project, "mnt/sub", &["x.py"], &[]);
+    assert_eq!(p.file, "none", "{}", p.text);
+    let out = run_in(&project, "mnt/sub", &[], &[]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("no target"), "{}", out.stderr);
+    // A config on that filesystem is found as usual.
+    std::fs::write(mnt.join("hotload.toml"), "target = \"y.py\"\n").unwrap();
+    let p = print_config_in(&project, "mnt/sub", &[], &[]);
+    assert_eq!(
+        p.file,
+        root(&project)
+            .join("mnt/hotload.toml")
+            .display()
+            .to_string()
+    );
+}
+
+#[test]
+fn a_config_someone_else_could_have_written_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::new();
+    project.write(
+        "hotload.toml",
+        "[[steps]]\nrun = \"touch pwned\"\n[[steps]]\nreload = \"lib\"\n",
+    );
+    project.write("a/b/lib.py", &format!("print('{MARKER}')\n"));
+    let config = project.path("hotload.toml");
+    let shown = root(&project).join("hotload.toml").display().to_string();
+    // Owned by nobody, two directories up.
+    std::os::unix::fs::chown(&config, Some(65534), Some(65534))
+        .expect("chown needs root (the test suite runs as root)");
+    for args in [&["lib.py"][..], &["--once"][..], &["--print-config"][..]] {
+        let out = run_in(&project, "a/b", args, &[]);
+        assert_eq!(
+            out.code(),
+            Some(2),
+            "{args:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stderr.starts_with(&format!(
+                "hotload-host: error: {shown} is owned by nobody (uid 65534), not by you (uid 0) or root: refusing to read it"
+            )),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("--config"), "{}", out.stderr);
+        assert!(!out.stdout.contains(MARKER) && !out.stdout.contains("ran"));
+        assert!(!project.path("a/b/pwned").exists() && !project.path("pwned").exists());
+    }
+    // Trusting it is refused the same way.
+    let out = run_in(&project, "a/b", &["trust"], &[]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("is owned by nobody"), "{}", out.stderr);
+    // --no-config runs the module without it.
+    let out = run_in(&project, "a/b", &["--no-config", "--once", "lib.py"], &[]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+
+    // Ours (root's), but writable by the group, or by others.
+    std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
+    for (mode, who) in [
+        (0o664, "its group"),
+        (0o646, "others"),
+        (0o666, "group and others"),
+    ] {
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = run_in(&project, "a/b", &["--print-config"], &[]);
+        assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "{shown} is writable by {who} (mode {mode:04o}): refusing to read it"
+            )) && out.stderr.contains("chmod go-w"),
+            "{}",
+            out.stderr
+        );
+    }
+    // Named on the command line, it is the user's choice.
+    let p = print_config_in(&project, "a/b", &["--config", "../../hotload.toml"], &[]);
+    assert_eq!(
+        std::fs::canonicalize(&p.file).unwrap(),
+        root(&project).join("hotload.toml")
+    );
+}
+
+#[test]
+fn run_steps_of_a_discovered_config_need_trust_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::new();
+    project.write(
+        "lib.py",
+        "import hotload\nprint('lib body', hotload.info().run)\n",
+    );
+    let with = |cmd: &str| format!("[[steps]]\nreload = \"lib\"\n[[steps]]\nrun = \"{cmd}\"\n");
+    project.write("hotload.toml", &with("echo SHELL ONE"));
+    let file = root(&project).join("hotload.toml").display().to_string();
+
+    let out = run(&project, &["--once"]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "hotload-host: error: {file} has `run` steps, shell commands run on every save, that you have not trusted:\n  echo SHELL ONE\nTo allow them, run: hotload-host trust\n(or name the file with --config to use it for one run)\n"
+        )
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    // --print-config only shows them.
+    let p = print_config(&project, &[]);
+    assert!(p.value("steps").contains("echo SHELL ONE"), "{}", p.text);
+    // Named with --config: trusted for that run.
+    let out = run(&project, &["--once", "--config", "hotload.toml"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, "lib body 1\nSHELL ONE\n");
+    // Still not trusted without it.
+    assert_eq!(run(&project, &["--once"]).code(), Some(2));
+
+    // hotload-host trust records the file and its commands, in a 0600 file of the state dir.
+    let out = run(&project, &["trust"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "trusted {file}: these `run` steps may now run:\n  echo SHELL ONE\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    let store = project.path(".state/hotload-host/trusted");
+    let meta = std::fs::metadata(&store).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let records = std::fs::read_to_string(&store).unwrap();
+    assert!(records.ends_with(&format!("\t{file}\n")), "{records}");
+    assert!(!records.contains("SHELL ONE"), "{records}");
+    let out = run(&project, &["--once"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, "lib body 1\nSHELL ONE\n");
+    // Other edits keep it trusted; a changed command does not.
+    project.write(
+        "hotload.toml",
+        &format!("clear = false\n{}", with("echo SHELL ONE")),
+    );
+    assert_eq!(run(&project, &["--once"]).code(), Some(0));
+    project.write("hotload.toml", &with("echo SHELL TWO"));
+    let out = run(&project, &["--once"]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("  echo SHELL TWO\n"), "{}", out.stderr);
+
+    // Live: a trusted config whose command changes is not applied until trusted again.
+    project.write("hotload.toml", &with("echo SHELL ONE"));
+    let mut host = spawn(&project, &[]);
+    wait_ok(&mut host, 1);
+    host.wait_for("SHELL ONE");
+    save_in_place(&project.path("hotload.toml"), &with("echo SHELL THREE"));
+    host.wait_for("config not applied");
+    host.wait_for("  echo SHELL THREE");
+    host.wait_for("To allow them, run: hotload-host trust");
+    host.wait_for("Then save the config again to apply it.");
+    assert_no_run(&mut host, 2);
+    edit(&project, "lib.py", "'lib body'", "'lib body again'");
+    wait_ok(&mut host, 2);
+    host.wait_count("SHELL ONE", 2);
+    assert_eq!(
+        host.count("SHELL THREE\n") + host.count("config reloaded"),
+        0
+    );
+    trust(&project);
+    save_in_place(&project.path("hotload.toml"), &with("echo SHELL THREE"));
+    host.wait_for("config reloaded");
+    wait_ok(&mut host, 3);
+    let three: Vec<String> = out_lines(&host);
+    assert!(
+        three.contains(&"SHELL THREE".to_string()),
+        "{}",
+        host.transcript()
+    );
+}
+
+#[test]
+fn deleting_the_config_while_running_keeps_its_settings() {
+    let project = Project::new();
+    // A parent config with a command of its own: it must never take over.
+    project.write(
+        "hotload.toml",
+        "target = \"sub/lib.py\"\nargs = [\"parent\"]\n",
+    );
+    project.write("sub/lib.py", "import sys\nprint('argv', sys.argv[1:])\n");
+    project.write(
+        "sub/hotload.toml",
+        "target = \"lib.py\"\nargs = [\"sub\"]\n",
+    );
+    let mut host = spawn_in(&project, "sub", &[], &[]);
+    wait_ok(&mut host, 1);
+    host.wait_for("argv ['sub']");
+    std::fs::remove_file(project.path("sub/hotload.toml")).unwrap();
+    let config = root(&project)
+        .join("sub/hotload.toml")
+        .display()
+        .to_string();
+    host.wait_for(&format!(
+        "{config} was deleted: the settings read from it stay in force"
+    ));
+    edit(&project, "sub/lib.py", "print('argv'", "print('argv now'");
+    wait_ok(&mut host, 2);
+    host.wait_for("argv now ['sub']");
+    assert_eq!(host.count("parent"), 0, "{}", host.transcript());
+    assert_eq!(host.count("config reloaded"), 0, "{}", host.transcript());
+    // Put back, it is read again.
+    save_in_place(
+        &project.path("sub/hotload.toml"),
+        "target = \"lib.py\"\nargs = [\"back\"]\n",
+    );
+    host.wait_for("config reloaded");
+    wait_ok(&mut host, 3);
+    host.wait_for("argv now ['back']");
+}
+
+#[test]
+fn an_explicit_target_with_a_steps_config_is_refused_never_reported_as_run() {
+    let project = Project::new();
+    project.write("lib.py", &format!("print('{MARKER}')\n"));
+    project.write("helper.py", "print('helper ran')\n");
+    project.write("hotload.toml", "[[steps]]\nreload = \"helper\"\n");
+    let file = root(&project).join("hotload.toml").display().to_string();
+    let out = run(&project, &["lib.py", "--once"]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "hotload-host: error: command line TARGET: \"lib.py\" would not run: the config {file} has an explicit `steps` list, which is the whole run; add a `reload` step for it there, or run without the config (--no-config)\n"
+        )
+    );
+    assert!(out.stdout.is_empty());
+    let out = run_in(&project, "", &["--once"], &[("HOTLOAD_TARGET", "lib.py")]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "hotload-host: error: environment HOTLOAD_TARGET: \"lib.py\" would not run"
+        ),
+        "{}",
+        out.stderr
+    );
+    // --no-config runs the target.
+    let out = run(&project, &["lib.py", "--once", "--no-config"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("ok: lib ran"), "{}", out.stderr);
+    // A target in the file beside steps: the status line names the steps, not a module that
+    // did not run.
+    project.write(
+        "hotload.toml",
+        "target = \"lib.py\"\n[[steps]]\nreload = \"helper\"\n",
+    );
+    let out = run(&project, &["--once"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, "helper ran\n");
+    assert!(
+        out.stderr.contains("ok: steps ran") && !out.stderr.contains("lib ran"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_watch_entries_and_ignore_patterns_are_config_errors_live_or_at_start() {
+    let project = Project::new();
+    project.write("lib.py", STATEFUL);
+    project.write(
+        "hotload.toml",
+        "target = \"lib.py\"\npost = \"lib:first\"\n",
+    );
+    let config = root(&project).join("hotload.toml");
+    let bad: &[(&str, &str, &str)] = &[
+        (
+            "target = \"lib.py\"\nwatch = [\".\", \"nope\"]\n",
+            "\"nope\"",
+            "watch entry \"nope\": nope: no such file or directory",
+        ),
+        (
+            "target = \"lib.py\"\nwatch = [\"*.{py\"]\n",
+            "\"*.{py\"",
+            "watch entry \"*.{py\": not a valid glob: a `{` is not closed",
+        ),
+        (
+            "target = \"lib.py\"\nignore = [\"x\", \"a{b\"]\n",
+            "\"a{b\"",
+            "ignore pattern \"a{b\" is not a valid glob",
+        ),
+    ];
+    // At start: exit 2 at the entry's position, before any user code.
+    for (toml, needle, message) in bad {
+        project.write("hotload.toml", toml);
+        let out = run(&project, &[]);
+        let (line, col) = pos(toml, needle);
+        assert_config_error(&out, &config, &[line], Some(col), message);
+    }
+    // Live: the previous config stays, the session goes on.
+    project.write(
+        "hotload.toml",
+        "target = \"lib.py\"\npost = \"lib:first\"\n",
+    );
+    let mut host = spawn(&project, &[]);
+    wait_ok(&mut host, 1);
+    let mut run = 1;
+    for (toml, needle, message) in bad {
+        let warnings = host.count("config not applied");
+        save_in_place(&project.path("hotload.toml"), toml);
+        host.wait_count("config not applied", warnings + 1);
+        let (line, col) = pos(toml, needle);
+        host.wait_for(&format!("{}:{line}:{col}: {message}", config.display()));
+        run += 1;
+        edit(&project, "lib.py", "print(f\"body", "print(f\"body ");
+        wait_ok(&mut host, run);
+        host.wait_for(&format!("first run={run}"));
+    }
+    assert_eq!(host.count("config reloaded"), 0, "{}", host.transcript());
+    assert!(host.child.try_wait().unwrap().is_none(), "the host exited");
+}
+
+#[test]
+fn bounds_and_names_are_the_same_from_every_source() {
+    let project = marked_project();
+    project.write("hotload.toml", "target = \"lib.py\"\n");
+    let usage = |args: &[&str], env: &[(&str, &str)], expect: &str| {
+        let out = run_in(&project, "", args, env);
+        assert_eq!(
+            out.code(),
+            Some(2),
+            "{args:?} {env:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stderr.starts_with("hotload-host: error: ") && out.stderr.contains(expect),
+            "{args:?} {env:?}: expected {expect:?} in {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains(MARKER), "{}", out.stdout);
+    };
+    let poll = "`poll` is a number of milliseconds from 1 to 60000, or true/false";
+    usage(
+        &["--poll=0"],
+        &[],
+        &format!("command line --poll: {poll}, not 0"),
+    );
+    usage(
+        &["--poll=60001"],
+        &[],
+        &format!("command line --poll: {poll}, not 60001"),
+    );
+    usage(
+        &[],
+        &[("HOTLOAD_POLL", "0")],
+        &format!("environment HOTLOAD_POLL: {poll}, not 0"),
+    );
+    usage(&[], &[("HOTLOAD_POLL", "600000")], poll);
+    let debounce = "`debounce` is a number of milliseconds from 0 to 60000";
+    usage(
+        &["--debounce", "60001"],
+        &[],
+        &format!("command line --debounce: {debounce}, not 60001"),
+    );
+    usage(&[], &[("HOTLOAD_DEBOUNCE", "-1")], debounce);
+    for bad in ["", "1bad", "lib:main"] {
+        usage(
+            &["--entrypoint", bad],
+            &[],
+            "is not a valid function name: entrypoint must be a function name",
+        );
+    }
+    usage(
+        &[],
+        &[("HOTLOAD_ENTRYPOINT", "1bad")],
+        "environment HOTLOAD_ENTRYPOINT: \"1bad\" is not a valid function name",
+    );
+    for (toml, needle) in [
+        ("target = \"lib.py\"\npoll = 0\n", "0\n"),
+        ("target = \"lib.py\"\npoll = 60001\n", "60001"),
+        ("target = \"lib.py\"\ndebounce = 70000\n", "70000"),
+        ("target = \"lib.py\"\nentrypoint = \"1bad\"\n", "\"1bad\""),
+    ] {
+        check_error(&project, toml, needle, true, "");
+    }
+    // The largest values are accepted.
+    project.write(
+        "hotload.toml",
+        "target = \"lib.py\"\npoll = 60000\ndebounce = 60000\n",
+    );
+    let p = print_config(&project, &[]);
+    assert_eq!(p.value("poll"), "60000 ms");
+    assert_eq!(p.value("debounce"), "60000 ms");
+    // reload is read the same everywhere: DEEP is deep.
+    project.write("hotload.toml", "target = \"lib.py\"\nreload = \"DEEP\"\n");
+    assert_eq!(print_config(&project, &[]).value("reload"), "deep");
+    assert_eq!(
+        print_config(&project, &["--reload", "DEEP"]).value("reload"),
+        "deep"
+    );
+    let p = print_config_in(&project, "", &[], &[("HOTLOAD_RELOAD", "Entry")]);
+    assert_eq!(p.value("reload"), "entry");
+}
+
+#[test]
+fn escape_sequences_in_config_strings_are_shown_escaped() {
+    let project = marked_project();
+    // TOML's \u001b is an ESC character in the value.
+    project.write(
+        "hotload.toml",
+        "target = \"lib.py\"\nargs = [\"\\u001b[2J\"]\npost = \"lib:\\u001b[31mred\"\n",
+    );
+    let out = run(&project, &[]);
+    assert_eq!(out.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`lib:\\u{1b}[31mred` is not of the form"),
+        "{}",
+        out.stderr
+    );
+    project.write(
+        "hotload.toml",
+        "target = \"lib.py\"\nargs = [\"\\u001b[2J\", \"tab\\there\"]\n",
+    );
+    let out = run(&project, &["--print-config"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains('\x1b'), "{:?}", out.stdout);
+    let p = parse_print_config(&out.stdout);
+    assert_eq!(p.value("args"), "[\"\\u{1b}[2J\", \"tab\\there\"]");
+    // An unknown key with an escape in its name.
+    project.write("hotload.toml", "\"x\\u001b[2J\" = 1\n");
+    let out = run(&project, &[]);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        !out.stderr.contains('\x1b') && out.stderr.contains("unknown key `x\\u{1b}[2J`"),
+        "{:?}",
+        out.stderr
+    );
+}
+
+#[test]
+fn new_settings_fold_from_every_source() {
+    let project = Project::new();
+    let file = root(&project).join("hotload.toml").display().to_string();
+    let p = print_config(&project, &["x.py"]);
+    p.check(
+        "debounce",
+        "0 ms (a lone save runs at once; bursts wait 50 ms)",
+        "default",
+    );
+    p.check("main", "false", "default");
+    p.check("data-files", "true", "default");
+    p.check("test.args", "[]", "default");
+    p.check("test.all", "false", "default");
+    project.write(
+        "hotload.toml",
+        "target = \"x.py\"\ndebounce = 40\nmain = true\ndata-files = false\n\n[test]\nargs = [\"-q\", \"-x\"]\nall = true\n",
+    );
+    let p = print_config(&project, &[]);
+    p.check("debounce", "40 ms", &file);
+    p.check("main", "true", &file);
+    p.check("data-files", "false", &file);
+    p.check("test.args", "[\"-q\", \"-x\"]", &file);
+    p.check("test.all", "true", &file);
+    let env: &[(&str, &str)] = &[
+        ("HOTLOAD_DEBOUNCE", "30"),
+        ("HOTLOAD_MAIN", "false"),
+        ("HOTLOAD_DATA_FILES", "true"),
+        ("HOTLOAD_TEST_ALL", "false"),
+        ("HOTLOAD_RECURSIVE", "HOTLOAD_RECURSIVE"),
+    ];
+    let p = print_config_in(&project, "", &[], env);
+    p.check("debounce", "30 ms", "environment HOTLOAD_DEBOUNCE");
+    p.check("main", "false", "environment HOTLOAD_MAIN");
+    p.check("data-files", "true", "environment HOTLOAD_DATA_FILES");
+    p.check("test.all", "false", "environment HOTLOAD_TEST_ALL");
+    p.check("reload", "changed", "environment HOTLOAD_RECURSIVE");
+    let p = print_config_in(
+        &project,
+        "",
+        &["--debounce", "20", "--main", "--data-files", "--recursive"],
+        env,
+    );
+    p.check("debounce", "20 ms", "command line --debounce");
+    p.check("main", "true", "command line --main");
+    p.check("data-files", "true", "command line --data-files");
+    p.check("reload", "changed", "command line --recursive");
+    let p = print_config(&project, &["--no-data-files"]);
+    p.check("data-files", "false", "command line --no-data-files");
+    // [tool.hotload.test] in pyproject.toml.
+    std::fs::remove_file(project.path("hotload.toml")).unwrap();
+    project.write(
+        "pyproject.toml",
+        &format!("{PYPROJECT_HEAD}\n[tool.hotload]\ntarget = \"x.py\"\n\n[tool.hotload.test]\nargs = [\"-k\", \"fast\"]\n"),
+    );
+    let p = print_config(&project, &[]);
+    p.check(
+        "test.args",
+        "[\"-k\", \"fast\"]",
+        &root(&project).join("pyproject.toml").display().to_string(),
+    );
 }

@@ -422,6 +422,14 @@ fn http_handler_changes_on_save_while_the_server_keeps_its_port() {
 #[test]
 fn multi_step_failing_step_stops_the_run_and_the_next_save_starts_over() {
     let project = copy_example("multi-step");
+    // Its `run` step is a shell command: it runs once the user trusts the file.
+    let out = run_in(&project, "", &["trust"]);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("python3 -m unittest -q test_calc"),
+        "{}",
+        out.stdout
+    );
     let mut host = spawn_in(&project, "", &[]);
     let first = wait_run(&mut host, 1);
     assert_ok(&first, &host);

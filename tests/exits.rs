@@ -253,7 +253,8 @@ fn a_target_named_subprocess_does_not_break_run_steps() {
         "hotload.toml",
         "[[steps]]\nreload = \"subprocess\"\n[[steps]]\nrun = \"echo step ran\"\n",
     );
-    let done = p.run(&["--once"]);
+    // (A config named on the command line is trusted for its run steps.)
+    let done = p.run(&["--once", "--config", "hotload.toml"]);
     assert_eq!(done.code(), Some(0), "{}", done.stderr);
     assert!(
         done.stdout.contains("user subprocess module"),
@@ -299,7 +300,7 @@ fn a_run_step_killed_by_a_signal_says_which() {
         "hotload.toml",
         "[[steps]]\nreload = \"lib\"\n[[steps]]\nrun = \"kill -9 $$\"\n",
     );
-    let done = p.run(&["--once"]);
+    let done = p.run(&["--once", "--config", "hotload.toml"]);
     assert_eq!(done.code(), Some(1), "{}", done.stderr);
     assert!(done.stderr.contains("killed by SIGKILL"), "{}", done.stderr);
     assert!(!done.stderr.contains("status -9"), "{}", done.stderr);
@@ -335,4 +336,34 @@ fn a_venv_of_the_same_version_from_another_python_names_its_base_interpreter() {
     );
     assert!(err.contains("pip install"), "{err}");
     let _ = Duration::ZERO;
+}
+
+#[test]
+fn run_steps_run_in_the_config_files_directory() {
+    let p = Project::new();
+    p.write(
+        "lib.py",
+        "import os\nos.chdir('/')\nprint('module moved away')\n",
+    );
+    p.write("sub/.keep", "");
+    p.write(
+        "hotload.toml",
+        "target = \"lib.py\"\n[[steps]]\nreload = \"lib\"\n[[steps]]\nrun = \"echo step cwd=$(pwd)\"\n",
+    );
+    let mut cmd = p.command(&["--once", "--config", "../hotload.toml"]);
+    cmd.current_dir(p.path("sub"))
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = p.dir.path().canonicalize().unwrap();
+    assert!(
+        stdout.contains(&format!("step cwd={}", root.display())),
+        "{stdout}"
+    );
 }

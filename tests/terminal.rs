@@ -1777,3 +1777,23 @@ fn hang_up(t: &Pty) {
     let r = unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCVHANGUP as _, 0) };
     assert_eq!(r, 0, "TIOCVHANGUP: {}", std::io::Error::last_os_error());
 }
+
+#[test]
+fn repl_a_rejected_config_edit_changes_nothing_in_the_interpreter() {
+    let p = Project::new();
+    p.write("lib.py", "N = 1\n");
+    p.write("hotload.toml", "target = \"lib.py\"\nargs = [\"first\"]\n");
+    let mut t = Pty::start(&p, &["--repl"]);
+    t.expect(">>> ");
+    save_in_place(
+        &p.path("hotload.toml"),
+        "target = \"lib.py\"\nargs = [\"second\"]\nwatch = [\"nope\"]\n",
+    );
+    t.expect_clean("config not applied, keeping the previous one");
+    t.expect(">>> ");
+    t.send(b"import sys; print('argv=%r' % (sys.argv[1:],))\r");
+    t.expect_clean("argv=['first']\r\n");
+    t.expect(">>> ");
+    t.send(b"exit()\r");
+    assert_eq!(t.wait_exit().code(), Some(0), "{}", t.transcript());
+}

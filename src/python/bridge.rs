@@ -11,7 +11,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 
 use crate::Failure;
-use crate::cli::ReloadMode;
+use crate::config::ReloadMode;
 use crate::ui::{Level, Outcome};
 
 /// The Python side's reloader (`hotload._host.Host`).

@@ -104,6 +104,11 @@ impl Batcher {
         }
     }
 
+    /// The config changed `--debounce`.
+    pub fn set_debounce(&mut self, debounce: Duration) {
+        self.debounce = debounce;
+    }
+
     /// A run ended at `end`.
     pub fn ran(&mut self, end: Instant) {
         self.last_run_end = Some(end);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::Failure;
-use crate::cli::Cli;
+use crate::config::{self, Invocation};
 use crate::project::{self, Project};
 use crate::python::bridge::{Bridge, Console, Signal};
 use crate::ui::terminal::{HELP, Key, Keys, STDIN};
@@ -29,7 +29,7 @@ pub fn exit_status_for(sig: i32) -> u8 {
 }
 
 pub struct Session<'a, 'py> {
-    cli: &'a Cli,
+    cli: &'a Invocation,
     bridge: &'a Bridge<'py>,
     ui: &'a Printer,
     project: Project,
@@ -61,7 +61,7 @@ impl<'a, 'py> Session<'a, 'py> {
     /// Sets up signals and the watcher (before the first import, so that a save during a slow
     /// first import still counts).
     pub fn start(
-        cli: &'a Cli,
+        cli: &'a Invocation,
         bridge: &'a Bridge<'py>,
         ui: &'a Printer,
         project: Project,
@@ -70,6 +70,8 @@ impl<'a, 'py> Session<'a, 'py> {
         let signals = Signals::new().map_err(|e| format!("cannot set up signal handling: {e}"))?;
         crate::ui::terminal::give_back_on_fatal_signals();
         bridge.set_wakeup_fd(signals.write_fd())?;
+        project.activate(bridge)?;
+        let debounce = Duration::from_millis(project.settings.debounce.value);
         let mut session = Session {
             cli,
             bridge,
@@ -79,7 +81,7 @@ impl<'a, 'py> Session<'a, 'py> {
             launch_files: None,
             watch: None,
             signals,
-            batcher: Batcher::new(Duration::from_millis(cli.debounce)),
+            batcher: Batcher::new(debounce),
             keys: None,
             console: None,
             runs: 0,
@@ -141,6 +143,9 @@ impl<'a, 'py> Session<'a, 'py> {
         changed: Vec<PathBuf>,
         event_at: Option<Instant>,
     ) -> Result<Outcome, Failure> {
+        if let Some(console) = &self.console {
+            console.before_output(); // what follows is printed above the prompt
+        }
         let config = self
             .project
             .settings
@@ -151,7 +156,11 @@ impl<'a, 'py> Session<'a, 'py> {
             && !self.reload_config()?
             && changed.len() == 1
         {
-            return Ok(Outcome::Ok); // a broken config keeps the old one; nothing else to run
+            // A broken config keeps the old one; nothing else to run.
+            if let Some(console) = &self.console {
+                console.after_output();
+            }
+            return Ok(Outcome::Ok);
         }
         self.runs += 1;
         // Whether a saved file is gone is decided here, once: the status line, the notes and
@@ -160,9 +169,7 @@ impl<'a, 'py> Session<'a, 'py> {
         if let Some(keys) = &mut self.keys {
             keys.busy();
         }
-        if let Some(console) = &self.console {
-            console.before_output();
-        } else if self.project.settings.clears() && !self.cli.repl {
+        if self.project.settings.clears() && !self.cli.repl {
             // (In the console, clearing would wipe the session the user is typing in.)
             self.ui.clear_screen();
             self.ui.header(&self.header());
@@ -244,14 +251,17 @@ impl<'a, 'py> Session<'a, 'py> {
         )
     }
 
-    /// (Re)starts the watcher from the current settings, stdin list and launch files, and
-    /// tells the Python side which directories hold project modules.
+    /// (Re)starts the watcher from the current settings, stdin list and launch files.
     fn watch_again(&mut self) -> Result<(), Failure> {
-        let spec = self.spec()?;
+        let spec = self.spec_for(&self.project)?;
+        self.watch_spec(spec)
+    }
+
+    /// Starts watching `spec` and tells the Python side which directories hold project
+    /// modules.
+    fn watch_spec(&mut self, spec: Spec) -> Result<(), Failure> {
         let mut roots = spec.dirs.clone();
-        if let Some(t) = &self.project.target {
-            roots.push(t.root.clone());
-        }
+        roots.push(self.project.root.clone());
         roots.push(self.project.settings.project_dir());
         self.bridge
             .configure(self.project.settings.reload.value, &roots)?;
@@ -274,10 +284,10 @@ impl<'a, 'py> Session<'a, 'py> {
         Ok(())
     }
 
-    fn spec(&self) -> Result<Spec, Failure> {
+    fn spec_for(&self, project: &Project) -> Result<Spec, Failure> {
         let mut spec = crate::watch::spec::watch_spec(
-            &self.project.settings,
-            self.project.target.as_ref(),
+            &project.settings,
+            project.target.as_ref(),
             self.stdin_list.clone(),
         )?;
         if let Some(files) = &self.launch_files {
@@ -291,32 +301,38 @@ impl<'a, 'py> Session<'a, 'py> {
     /// The config file was saved: re-read it and apply it without restarting the interpreter.
     /// On any error, show it and keep the previous config. Returns whether it was applied.
     fn reload_config(&mut self) -> Result<bool, Failure> {
-        let loaded = project::settings(self.cli, &self.project.settings.cwd)
+        let refused = |ui: &Printer, e: &str| {
+            ui.warn(&format!(
+                "config not applied, keeping the previous one:\n{e}"
+            ));
+            Ok(false)
+        };
+        let loaded = config::reload(self.cli, &self.project.settings)
+            .map_err(String::from)
             .and_then(|settings| settings.require_target().map(|()| settings))
             .and_then(|settings| Ok((project::lookup(&settings)?, settings)))
             .map_err(Failure::Fatal)
-            .and_then(|(lookup, settings)| project::resolve(self.bridge, settings, lookup));
-        let project = match loaded {
-            Ok(p) => p,
-            Err(Failure::Fatal(e)) => {
-                self.ui.warn(&format!(
-                    "config not applied, keeping the previous one:\n{e}"
-                ));
-                return Ok(false);
-            }
-            Err(interrupted) => return Err(interrupted),
+            .and_then(|(lookup, settings)| project::resolve(self.bridge, settings, lookup))
+            .and_then(|project| Ok((self.spec_for(&project)?, project)));
+        let (spec, project) = match loaded {
+            Ok(loaded) => loaded,
+            Err(Failure::Fatal(e)) => return refused(self.ui, &e),
+            Err(stop) => return Err(stop),
         };
+        // Everything is checked: only now does the interpreter see the new project.
+        project.activate(self.bridge)?;
         let previous = std::mem::replace(&mut self.project, project);
-        if let Err(e) = self.watch_again() {
+        if let Err(e) = self.watch_spec(spec) {
             self.project = previous;
+            self.project.activate(self.bridge)?;
             self.watch_again()?;
-            if let Failure::Fatal(e) = e {
-                self.ui.warn(&format!(
-                    "config not applied, keeping the previous one:\n{e}"
-                ));
-            }
-            return Ok(false);
+            return match e {
+                Failure::Fatal(e) => refused(self.ui, &e),
+                stop => Err(stop),
+            };
         }
+        self.batcher
+            .set_debounce(Duration::from_millis(self.project.settings.debounce.value));
         self.ui.info("config reloaded");
         Ok(true)
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crossterm::style::{Color, Stylize};
 
-use crate::cli::ColorChoice;
+use crate::config::ColorChoice;
 
 /// How a run ended, as the status line reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +202,8 @@ impl Printer {
 
     /// Something the user should know even in quiet mode.
     pub fn warn(&self, text: &str) {
-        write_stderr(&format!("{}\n", self.line("warning", Color::Yellow, text)));
+        let text = escaped(text);
+        write_stderr(&format!("{}\n", self.line("warning", Color::Yellow, &text)));
     }
 
     fn line(&self, mark: &str, color: Color, text: &str) -> String {
@@ -222,7 +223,32 @@ impl Printer {
 
 /// A fatal error before or after the session (usage, environment): printed plainly.
 pub fn fatal(text: &str) {
-    write_stderr(&format!("hotload-host: error: {text}\n"));
+    write_stderr(&format!("hotload-host: error: {}\n", escaped(text)));
+}
+
+/// What a command prints on stdout (`--print-config`, `init`, `--help`). A reader that went
+/// away (`| head -1`) ends it quietly; any other write error is one line for `fatal`.
+pub fn out(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
+    }
+}
+
+/// Control characters other than newline and tab (an escape sequence in a config value) are
+/// shown escaped, never sent to the terminal.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A warning after the session ended (no printer any more): plain, never coloured.

@@ -6,11 +6,9 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::settings::{Origin, Settings};
+use crate::config::{Settings, WatchEntry};
 use crate::target::Target;
 use crate::watch::Spec;
-
-const GLOB_CHARS: &[char] = &['*', '?', '['];
 
 /// What the watcher needs, from the settings and the resolved target.
 pub fn watch_spec(
@@ -26,29 +24,10 @@ pub fn watch_spec(
     }
     if !settings.watch.value.is_empty() {
         for entry in &settings.watch.value {
-            if entry.contains(GLOB_CHARS) {
-                let base: PathBuf = Path::new(entry)
-                    .components()
-                    .take_while(|c| !c.as_os_str().to_string_lossy().contains(GLOB_CHARS))
-                    .collect();
-                let canonical = std::fs::canonicalize(&base)
-                    .map_err(|e| format!("watch {entry}: {}: {e}", base.display()))?;
-                // Match against canonical paths (the watcher reports those).
-                let pattern = format!(
-                    "{}{}",
-                    canonical.display(),
-                    &entry[base.display().to_string().len()..]
-                );
-                let glob =
-                    globset::Glob::new(&pattern).map_err(|e| format!("watch {entry}: {e}"))?;
-                globs.push((canonical, glob));
-                continue;
-            }
-            let abs = std::fs::canonicalize(entry).map_err(|e| format!("watch {entry}: {e}"))?;
-            if abs.is_dir() {
-                dirs.push(abs)
-            } else {
-                files.push(abs)
+            match crate::config::watch_entry(entry).map_err(|e| format!("watch {entry}: {e}"))? {
+                WatchEntry::Glob(base, glob) => globs.push((base, glob)),
+                WatchEntry::Dir(d) => dirs.push(d),
+                WatchEntry::File(f) => files.push(f),
             }
         }
     } else if let Some(list) = stdin_list {
@@ -83,10 +62,7 @@ pub fn watch_spec(
         },
         ignore: settings.ignore.value.clone(),
         // Ignore globs are relative to where they were written: the config file's directory or cwd.
-        base: match &settings.ignore.origin {
-            Origin::File(_) => settings.project_dir(),
-            _ => settings.cwd.clone(),
-        },
+        base: settings.base_dir(&settings.ignore.origin),
         poll: settings
             .poll
             .value

@@ -41,6 +41,9 @@ impl Project {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args).current_dir(self.dir.path());
+        // Trust records (`hotload-host trust`) go to the project's own state directory, never
+        // the user's.
+        cmd.env("XDG_STATE_HOME", self.dir.path().join(".state"));
         for var in [
             "PYTHONUNBUFFERED",
             "PYTHONDONTWRITEBYTECODE",
