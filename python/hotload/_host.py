@@ -13,9 +13,10 @@ import signal
 import sys
 import time
 
-from hotload._graph import ImportGraph
+from hotload._graph import ImportGraph, ReloadPass, evict
+from hotload._names import NameRecords, capture_code
 from hotload._original import LaunchHandOver, run_steps
-from hotload._patch import patch_module, snapshot
+from hotload._patch import patch_module
 from hotload._state import begin_run, state
 
 # Frames from these files are host plumbing, never shown in a user's traceback.
@@ -36,6 +37,12 @@ _reloaded_this_run = set()
 _loaded_sources = set()
 # Modules that the plan's own reload steps reload (each in its step, in step order).
 _plan_reloads = set()
+# Modules the plan's steps name (reload, call, pre): they count as imported (see _graph).
+_plan_roots = []
+# Names each project module's current version bound (removed names, see _names.py), and the
+# code object of that version (deep patching pairs old and new code by qualified name).
+_names = NameRecords()
+_codes = {}
 
 
 def configure(mode, roots):
@@ -187,6 +194,7 @@ def run(plan, changed, phases, run_no):
     begin_run(run_no, changed, time.time())
     _reloaded_this_run.clear()
     errors = []
+    lazily = capture_code()
     try:
         _forget_bytecode(changed)
         if any(os.path.realpath(p) not in _loaded_sources for p in changed):
@@ -200,7 +208,9 @@ def run(plan, changed, phases, run_no):
         else:
             _plan_reloads.clear()
             _plan_reloads.update(arg for kind, arg in plan if kind == "reload")
+            _plan_roots[:] = [arg.partition(":")[0] for kind, arg in plan if kind in ("reload", "call", "pre")]
             _report_deleted(changed)
+            lazily.__enter__()  # records modules the run imports outside reload steps
             for kind, arg in plan:
                 t0 = time.perf_counter_ns()
                 failures = len(errors)
@@ -227,6 +237,10 @@ def run(plan, changed, phases, run_no):
     except BaseException as exc:
         errors.append(format_exception(exc))
     finally:
+        if lazily.active:
+            lazily.__exit__(None, None, None)
+            if _mode != "entry":
+                _record_fresh(lazily.codes)
         flush()
         if _wakeup_fd >= 0:
             # User code (asyncio, say) may have taken the wake-up fd; take it back.
@@ -257,19 +271,37 @@ def _resolve(ref):
     return func
 
 
-def _reload_dependencies(entry, changed, phases):
-    """Changed project modules and their importers, dependencies first (not `entry`)."""
-    entry_file = getattr(sys.modules.get(entry), "__file__", None)
-    if entry_file and all(os.path.realpath(p) == os.path.realpath(entry_file) for p in changed):
-        return  # the common save: only the entry changed, nothing else to reload
-    for dep in _graph.reload_order(changed, entry):
-        module = sys.modules.get(dep)
-        if module is None or dep in _reloaded_this_run or dep in _plan_reloads:
-            continue
+def _reload_in_order(entry, module, changed, phases):
+    """The entry and the loaded project modules a save affects, in import order (see
+    _graph.py): modules the current code no longer imports are evicted instead."""
+    order, evicted = _graph.reload_order(changed, entry, _plan_roots)
+    evict(evicted)
+    for name in evicted:
+        _names.forget(name)
+        _codes.pop(name, None)
+
+    entry_ns = [0]
+
+    def reload_one(dep):
+        if dep in _reloaded_this_run or (dep in _plan_reloads and dep != entry):
+            return
         t0 = time.perf_counter_ns()
-        _reload(module)
+        if dep == entry:
+            _check_source_exists(module)
+            _reload(module)
+        else:
+            _reload(sys.modules[dep])
         _reloaded_this_run.add(dep)
-        phases.append(("reload " + dep, time.perf_counter_ns() - t0))
+        if dep == entry:
+            entry_ns[0] = time.perf_counter_ns() - t0
+        else:
+            phases.append(("reload " + dep, time.perf_counter_ns() - t0))
+
+    with ReloadPass(order, reload_one) as rp:
+        for dep in order:
+            if dep == entry or dep in sys.modules:
+                rp.run(dep)
+    return entry_ns[0]
 
 
 def _report_deleted(changed):
@@ -300,19 +332,51 @@ def _check_source_exists(module):
 
 
 def _reload(module):
-    """importlib.reload, plus in-place patching of the old objects in deep mode. No bytecode
+    """importlib.reload; in changed/deep mode the names the new version no longer binds are
+    removed (_names.py), and in deep mode the old objects are patched (_patch.py). No bytecode
     is written for the reloaded module: the next save would only delete it again (and writing
     it costs as much as the reload itself)."""
-    before = snapshot(module) if _mode == "deep" else None
+    name = module.__name__
+    tracked = _mode != "entry"
+    before = _names.before_exec(module) if tracked else None
+    old_code = _codes.get(name)
     writes = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
+    complete = False
+    codes = {}
     try:
-        importlib.reload(module)
+        with capture_code() as codes:
+            importlib.reload(module)
+        complete = True
     finally:
         sys.dont_write_bytecode = writes
+        if tracked:
+            _record_fresh(codes, skip=name)
+            _names.after_exec(module, codes.get(name), before, complete)
+            if codes.get(name) is not None:
+                _codes[name] = codes[name]
     _remember_source(module)
-    if before is not None:
-        patch_module(module, before, _note)
+    if _mode == "deep":
+        patch_module(module, before, _note, old_code=old_code, new_code=codes.get(name))
+
+
+def _import(name):
+    """First import of a step's module; records what the project modules it imported bound."""
+    with capture_code() as codes:
+        module = importlib.import_module(name)
+    if _mode != "entry":
+        _record_fresh(codes)
+    return module
+
+
+def _record_fresh(codes, skip=None):
+    """Modules imported fresh while `codes` was captured: what each bound, for later reloads."""
+    for name, code in codes.items():
+        module = sys.modules.get(name)
+        if name == skip or module is None or not _graph.is_project(module):
+            continue
+        _names.after_exec(module, code, None)
+        _codes[name] = code
 
 
 def _remember_source(module):
@@ -365,12 +429,13 @@ def _load(name, errors, phases, changed):
         _run_hooks("before", errors)
     # The module registers its hooks again as it runs; keep the old ones if the reload fails.
     detached = _detach_hooks(name) if module is not None else {}
+    own = None
     try:
-        if module is not None and _mode != "entry" and changed:
-            _reload_dependencies(name, changed, phases)
         t0 = time.perf_counter_ns()
         if module is None:
-            _remember_source(importlib.import_module(name))
+            _remember_source(_import(name))
+        elif _mode != "entry":
+            own = _reload_in_order(name, module, changed, phases)
         elif name not in _reloaded_this_run:
             _check_source_exists(module)
             _reload(module)
@@ -380,7 +445,7 @@ def _load(name, errors, phases, changed):
     except BaseException:
         _restore_hooks(detached)
         raise
-    phases.append(("reload" if module is not None else "import", time.perf_counter_ns() - t0))
+    phases.append(("reload" if module is not None else "import", own if own is not None else time.perf_counter_ns() - t0))
     if _launch is not None:
         # The launch script handed its steps over: run them now, as the original did at start.
         if not run_steps(_launch.steps, [], format_exception):
