@@ -33,7 +33,10 @@ Two passes, both right after the module's new body ran:
    many modules at once). Qualified names are `co_qualname` on 3.11+ and computed from the
    nesting of code objects on 3.9/3.10; several definitions with one qualified name are paired
    in order when their number is unchanged. The free variables must match (a closure keeps its
-   cells); otherwise one line says how many live copies keep the old code.
+   cells); otherwise one line says how many live copies keep the old code. The heap is only
+   searched when a changed function may have copies the first pass did not reach (a nested
+   function's code, or a module-level function held only elsewhere); an edit of module-level
+   functions and methods costs no search.
 
 What cannot change without writing into object memory: a frame that is running (a thread
 inside the loop function's body, a suspended generator or coroutine) keeps the code it
@@ -84,6 +87,8 @@ _standing_for = {}
 # them alone), and ids of objects of the old namespace (never forwarded to: no loops).
 _handled = set()
 _old_ids = set()
+# During one patch pass: ids of the code objects the patched or forwarded functions had.
+_handled_codes = set()
 
 
 def patch_module(module, old_namespace, note, old_code=None, new_code=None, live=None):
@@ -95,17 +100,19 @@ def patch_module(module, old_namespace, note, old_code=None, new_code=None, live
     """
     _standing_for.clear()
     _handled.clear()
+    _handled_codes.clear()
     _old_ids.clear()
     _old_ids.update(id(v) for v in old_namespace.values())
     try:
         _patch_namespace(module, old_namespace, note)
-        if new_code is not None and (old_code is None or _tree_changed(old_code, new_code)):
+        if new_code is not None and (old_code is None or _search_needed(old_code, new_code)):
             if live is None:
                 live = live_functions([module]).get(module.__name__, [])
             patch_live(module.__name__, live, old_code, new_code, note)
     finally:
         _standing_for.clear()
         _handled.clear()
+        _handled_codes.clear()
         _old_ids.clear()
 
 
@@ -183,6 +190,7 @@ def _patch_function(old, new, where, note):
         if not _equal(before, after):
             return False
     wrapped = old.__dict__.get("__wrapped__")
+    _handled_codes.add(id(old.__code__))
     for attr in _FUNC_ATTRS:
         setattr(old, attr, getattr(new, attr))
     old.__dict__.update(new.__dict__)
@@ -233,6 +241,7 @@ def _forward(old, new):
         import weakref
 
         _forwarding = weakref.WeakSet()
+    _handled_codes.add(id(old.__code__))
     old.__code__ = _forwarder(old.__code__, new)
     for func in list(_forwarding):
         if forward_target(func) is old:
@@ -488,13 +497,27 @@ def code_tree(code, computed=False):
     return out
 
 
-def _tree_changed(old_code, new_code):
-    """Whether any function's code differs between the two versions (if none does, no live
-    function needs new code and the heap is not searched)."""
-    old_tree, new_tree = code_tree(old_code), code_tree(new_code)
-    if len(old_tree) != len(new_tree):
-        return True
-    return any(a[0] != b[0] or a[1] != b[1] for a, b in zip(old_tree, new_tree))
+def _search_needed(old_code, new_code):
+    """Whether some live function the namespace pass did not reach may hold changed code: the
+    code of a nested function (a closure, a lambda, a method of a class made in a function:
+    their `def` runs again on each call) or of a module-level function whose one function
+    object the namespace pass did not patch (it is held elsewhere only: a registry, after
+    `del`). A module-level `def` runs once per version, so its code has one function, and once
+    that is patched no search of the heap is needed (functions copied from it with
+    types.FunctionType are then not looked for)."""
+    old_keyed, old_counts = _keyed(code_tree(old_code))
+    new_keyed, new_counts = _keyed(code_tree(new_code))
+    for key, code in old_keyed.items():
+        target = new_keyed.get(key)
+        if target is None:
+            continue  # gone from the new version: nothing to give live copies
+        if old_counts[key[0]] != new_counts[key[0]]:
+            return True  # live copies may need a note
+        if code == target:
+            continue
+        if "<locals>" in key[0] or id(code) not in _handled_codes:
+            return True
+    return False
 
 
 def _keyed(tree):
