@@ -48,11 +48,14 @@ pub fn resolve(
         Some(t) => t.root.clone(),
         None => settings.project_dir(),
     };
+    // Run as __main__ (--main), the file's own name takes no module's place.
     if let Some(t) = &target
+        && !settings.main.value
         && let Some(why) = bridge.shadowed_by(&t.module, &t.root)?
     {
         return Err(Failure::Fatal(format!(
-            "cannot run {}: {why}.\nRename {} so that its module name is not taken.",
+            "cannot run {}: {why}.\nRename {} so that its module name is not taken, or run it \
+             as the main script with --main.",
             t.argv0,
             t.file.display()
         )));
@@ -81,7 +84,11 @@ pub fn resolve(
 impl Project {
     /// The interpreter sees this project: its root first on sys.path, its argv.
     pub fn activate(&self, bridge: &Bridge<'_>) -> Result<(), Failure> {
-        bridge.prepare(&self.root, &self.argv)
+        let target = self
+            .target
+            .as_ref()
+            .map(|t| (t.module.as_str(), t.file.as_path()));
+        bridge.prepare(&self.root, &self.argv, target, self.settings.main.value)
     }
 }
 

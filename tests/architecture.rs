@@ -6,20 +6,21 @@ mod common;
 
 use common::{Project, save_in_place};
 
-const CLOSURE_V1: &str = "def make():\n    a = 1\n    def inner():\n        return a\n    return inner\nf = make()\nf.__module__ = __name__\nprint('version', 1)\n";
-const CLOSURE_V2: &str = "def make():\n    b = 2\n    def inner():\n        return b\n    return inner\nf = make()\nf.__module__ = __name__\nprint('version', 2)\n";
-const DEEP_NOTE: &str = "deep: lib.f: closure variables changed (a -> b)";
+/// An Enum whose member values change: deep mode falls back to the new class, with a note.
+const ENUM_V1: &str = "import enum\nclass Color(enum.Enum):\n    RED = 1\nprint('version', 1)\n";
+const ENUM_V2: &str = "import enum\nclass Color(enum.Enum):\n    RED = 10\nprint('version', 2)\n";
+const DEEP_NOTE: &str = "deep: lib.Color: Enum members changed";
 
 #[test]
 fn deep_reload_notes_go_through_the_printer_and_quiet_hides_them() {
     let p = Project::new();
-    p.write("lib.py", CLOSURE_V1);
+    p.write("lib.py", ENUM_V1);
     let mut host = p.spawn(&["lib.py", "--reload", "deep", "-q"]);
     host.wait_count("version 1", 1);
-    save_in_place(&p.path("lib.py"), CLOSURE_V2);
+    save_in_place(&p.path("lib.py"), ENUM_V2);
     host.wait_count("version 2", 1);
     // A third save proves the second run is over (its notes would have come before it).
-    save_in_place(&p.path("lib.py"), CLOSURE_V1);
+    save_in_place(&p.path("lib.py"), ENUM_V1);
     host.wait_count("version 1", 2);
     assert_eq!(
         host.count("closure variables changed"),
@@ -33,10 +34,10 @@ fn deep_reload_notes_go_through_the_printer_and_quiet_hides_them() {
 #[test]
 fn deep_reload_notes_are_coloured_like_every_host_line() {
     let p = Project::new();
-    p.write("lib.py", CLOSURE_V1);
+    p.write("lib.py", ENUM_V1);
     let mut host = p.spawn(&["lib.py", "--reload", "deep", "--color", "always"]);
     host.wait_count("version 1", 1);
-    save_in_place(&p.path("lib.py"), CLOSURE_V2);
+    save_in_place(&p.path("lib.py"), ENUM_V2);
     host.wait_count(DEEP_NOTE, 1);
     let line = host
         .lines

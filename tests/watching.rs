@@ -736,8 +736,11 @@ fn directory_moved_out_of_the_project_is_no_longer_watched() {
 
 #[test]
 fn two_quick_saves_of_the_same_size_both_take_effect() {
+    // The saved module is imported by the target (imports write bytecode; the target itself
+    // runs from source, as a script does).
     let project = Project::new();
-    project.write("lib.py", "x = 0\nprint('x is', x)\n");
+    project.write("helper.py", "x = 0\n");
+    project.write("lib.py", "import helper\nprint('x is', helper.x)\n");
     let mut host = project.spawn(&["lib.py"]);
     host.wait_for("x is 0");
     // Bytecode is really written in this environment (else this test proves nothing).
@@ -746,19 +749,16 @@ fn two_quick_saves_of_the_same_size_both_take_effect() {
         std::fs::read_dir(&pycache)
             .map(|d| {
                 d.flatten()
-                    .any(|e| e.file_name().to_string_lossy().starts_with("lib."))
+                    .any(|e| e.file_name().to_string_lossy().starts_with("helper."))
             })
             .unwrap_or(false)
     };
     assert!(
         has_pyc(),
-        "no lib.*.pyc in __pycache__: is bytecode writing disabled?"
+        "no helper.*.pyc in __pycache__: is bytecode writing disabled?"
     );
     for x in 1..=4 {
-        save_in_place(
-            &project.path("lib.py"),
-            &format!("x = {x}\nprint('x is', x)\n"),
-        );
+        save_in_place(&project.path("helper.py"), &format!("x = {x}\n"));
         host.wait_for(&format!("x is {x}"));
         wait_run(&mut host, x + 1);
     }
@@ -1291,9 +1291,11 @@ impl Drop for Merged {
 #[test]
 fn module_sees_a_plain_environment_and_writes_bytecode() {
     let project = Project::new();
+    // (Imported modules write bytecode; the target itself runs from source, as a script does.)
+    project.write("helper.py", "");
     project.write(
         "lib.py",
-        "import os, sys\n\
+        "import os, sys, helper\n\
          print('env:', os.environ.get('PYTHONUNBUFFERED'), os.environ.get('PYTHONDONTWRITEBYTECODE'), \
          sys.flags.dont_write_bytecode, sys.dont_write_bytecode, os.environ.get('HOTLOAD_RUNNING'))\n",
     );

@@ -1,20 +1,55 @@
-"""Which loaded project modules import which, for `--reload changed`.
+"""Which loaded project modules import which, and in what order a save re-runs them
+(`--reload changed` and `deep`).
 
 A project module is a loaded module whose source file is under one of the project roots (the
 target's root and the watched directories) and not in an installed location (stdlib,
-site-packages). Imports are read from each module's source with `ast` (module-level and inside
-functions alike), cached by file size and modification time, so a reload re-parses only files
-that changed.
+site-packages). Imports are read from each module's source with `ast` (module level and inside
+functions alike, in source order), cached by file size and modification time, so a save
+re-parses only the files that changed.
+
+Edges. `import a.b` and `from a.b import c` (c a module) make the module depend *strongly* on
+the module they name (a.b, a.b.c), which they run and read, and *weakly* on the packages they
+pass through (a, and a.b for the second): those are only traversed. `from pkg import name`
+depends strongly on pkg when `name` is not a loaded submodule. Both kinds decide what a save
+affects; only strong edges can make a cycle that changes the order.
+
+The rules (the README can quote them):
+
+    What a save re-runs: the saved project modules and every loaded project module that
+    imports them, transitively, and the target, which always runs, with the project modules
+    that import it (say a test module doing `from calc import add`), after it.
+    Order: every module after the modules it imports, so each one reads the new values of
+    its imports. Modules that import each other (a cycle) run as a fresh import would run
+    them: the cycle starts with the module a fresh import of the target enters first, and when
+    its body reaches `import b` / `from b import x` of a module of the cycle that has not run
+    yet, that module runs right there, in place, before the importer goes on. So derived
+    values equal those of a fresh run, and each module runs once.
+    Laziness: a saved module that no loaded project module (nor the target, nor a module a
+    step names) imports any more, and that nothing else holds (a plugin registry, a test
+    runner), is not re-run: it is removed from sys.modules (with its submodules), so the next
+    `import` of it runs it fresh.
+
+Interface:
+
+    order, evict = graph.reload_order(changed_paths, entry, roots=(), deleted=frozenset())
+    graph.evict(evict)                          # sys.modules entries and parent attributes
+    with ReloadPass(order, reload_one) as rp:   # re-runs cycle members at their import
+        for name in order:
+            rp.run(name)                        # reload_one(name), unless it already ran
+
+`order` holds the entry at its place; the caller runs the entry's hooks around it.
 """
 
 import os
 import sys
 
+from hotload._names import absolute_name
+
 
 class ImportGraph:
     def __init__(self):
         self.roots = []
-        self._parsed = {}  # path -> ((size, mtime_ns), frozenset of imported names)
+        self._parsed = {}  # path -> ((size, mtime_ns), (imports in source order))
         self._project_path = {}  # module __file__ -> its real path if a project file, else None
 
     def set_roots(self, roots):
@@ -35,9 +70,19 @@ class ImportGraph:
                 found[name] = real
         return found
 
+    def is_project(self, module):
+        """Whether a loaded module is a project module (its file is under the roots)."""
+        path = getattr(module, "__file__", None)
+        if not path:
+            return False
+        real = self._project_path.get(path, 0)
+        if real == 0:
+            real = self._project_path[path] = self._classify(path)
+        return real is not None
+
     def _classify(self, path):
-        if not path.endswith(".py"):
-            return None
+        if not isinstance(path, str) or not path.endswith(".py") or path.startswith("<"):
+            return None  # (`<hotload-host>/...`: this package, embedded in the binary)
         real = os.path.realpath(path)
         if not any(real.startswith(r) for r in self.roots):
             return None
@@ -46,63 +91,389 @@ class ImportGraph:
             return None
         return real
 
-    def imports_of(self, name, path, known):
-        """Project modules that module `name` (source at `path`) imports."""
+    def _imports(self, name, path):
+        """[(imported module name, candidate submodule names)] of `name`'s source, in order."""
         try:
             st = os.stat(path)
             stamp = (st.st_size, st.st_mtime_ns)
         except OSError:
-            return set()
+            return ()
         cached = self._parsed.get(path)
         if cached is None or cached[0] != stamp:
-            cached = (stamp, frozenset(_imported_names(name, path)))
+            cached = (stamp, tuple(_import_statements(name, path)))
             self._parsed[path] = cached
-        return {n for n in cached[1] if n in known and n != name}
+        return cached[1]
 
-    def reload_order(self, changed_paths, entry):
-        """Loaded project modules to reload for a save of `changed_paths`, dependencies first:
-        the changed modules and every module that imports them, transitively. The entry
-        module is left out (the caller reloads it last, with its hooks)."""
+    def edges(self, name, path, known):
+        """(strong, weak) lists of the project modules in `known` that `name` imports, in
+        source order (see the module docstring)."""
+        strong, weak = [], []
+        for base, fromlist in self._imports(name, path):
+            parts = base.split(".")
+            for i in range(1, len(parts)):
+                weak.append(".".join(parts[:i]))
+            if fromlist is None:
+                strong.append(base)
+                continue
+            subs = [base + "." + n for n in fromlist if base + "." + n in known]
+            strong.extend(subs)
+            if len(subs) < len(fromlist):
+                strong.append(base)  # reads names of `base` itself
+            else:
+                weak.append(base)
+        strong = _unique(n for n in strong if n in known and n != name)
+        weak = _unique(n for n in weak if n in known and n != name and n not in strong)
+        return strong, weak
+
+    def imports_of(self, name, path, known):
+        """Project modules that module `name` (source at `path`) imports."""
+        strong, weak = self.edges(name, path, known)
+        return set(strong) | set(weak)
+
+    def reload_order(self, changed_paths, entry, roots=(), deleted=frozenset()):
+        """What a save of `changed_paths` re-runs, and in which order.
+
+        Returns (order, evict). `order`: the loaded project modules to re-run, the entry
+        included at its place (the caller runs the entry's hooks around it); modules whose
+        file was deleted are left out (they keep their last version; their importers still
+        re-run). `evict`: modules the current code no longer imports and nothing holds; the
+        caller removes them (see `evict`) instead of re-running them. `roots` are modules the
+        run uses besides the entry (those a step or hook names): they count as imported.
+        `deleted`: real paths of source files that are gone (the host decides).
+        """
         modules = self.project_modules()
-        by_path = {}
-        for name, path in modules.items():
-            by_path.setdefault(path, []).append(name)
+        if set(modules) <= {entry}:
+            return [entry], []  # nothing but the entry (the common small project)
         changed = set()
-        for p in changed_paths:
-            changed.update(by_path.get(os.path.realpath(p), []))
-        if not changed:
-            return []
-        deps = {name: self.imports_of(name, path, modules) for name, path in modules.items()}
-        dependents = {name: set() for name in modules}
-        for name, ds in deps.items():
-            for d in ds:
-                dependents[d].add(name)
+        reals = {os.path.realpath(p) for p in changed_paths}
+        for name, path in modules.items():
+            if path in reals:
+                changed.add(name)
+        strong, weak = {}, {}
+        for name, path in modules.items():
+            strong[name], weak[name] = self.edges(name, path, modules)
+        importers = {name: set() for name in modules}
+        for name in modules:
+            for d in strong[name] + weak[name]:
+                importers[d].add(name)
         affected = set()
-        stack = list(changed)
+        stack = list(changed) + ([entry] if entry in modules else [])
         while stack:
             n = stack.pop()
             if n in affected:
                 continue
             affected.add(n)
-            stack.extend(dependents.get(n, ()))
-        order = []
-        seen = set()
+            stack.extend(importers.get(n, ()))
+        start = [entry] + [r for r in roots if r in modules and r != entry]
+        live = self._live(start, strong, weak, modules, affected)
+        evict = sorted(n for n in affected if n not in live and n != entry)
+        evict = _with_submodules(evict, live, modules)
+        # Affected modules the entry neither imports nor is imported by (it loads them some
+        # other way: importlib, a plugin registry) run before it, as if it imported them.
+        from_entry = _reach([entry], strong, weak)
+        into_entry = set()
+        stack = [entry]
+        while stack:
+            n = stack.pop()
+            if n not in into_entry:
+                into_entry.add(n)
+                stack.extend(importers.get(n, ()))
+        weak = dict(weak)
+        weak[entry] = list(weak.get(entry, ())) + sorted(
+            n for n in affected if n not in from_entry and n not in into_entry and n not in evict
+        )
+        starts = start + sorted(changed) + sorted(affected)
+        order = [
+            n for n in _order(starts, strong, weak)
+            if n in affected and n not in evict and (n == entry or modules[n] not in deleted)
+        ]
+        if entry not in order:
+            order.append(entry)
+        return order, evict
 
-        def visit(n):
-            # Dependencies first; a cycle is cut where it closes (no hang, some order).
-            if n in seen:
-                return
+    def _live(self, start, strong, weak, modules, affected):
+        """Modules reachable by imports from `start`, or held by something other than the
+        import system (then they and what they import count as imported)."""
+        live = _reach(start, strong, weak)
+        candidates = [n for n in affected if n not in live]
+        while candidates:
+            held = _held_elsewhere(candidates)
+            if not held:
+                break
+            live |= _reach(held, strong, weak)
+            candidates = [n for n in candidates if n not in live]
+        return live
+
+    def evict(self, names):
+        evict(names)
+
+
+def evict(names):
+    """Removes modules from sys.modules and from their parent package's attributes, so that
+    the next import runs them fresh."""
+    for name in names:
+        module = sys.modules.pop(name, None)
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if module is not None and parent is not None and getattr(parent, child, None) is module:
+            try:
+                delattr(parent, child)
+            except (AttributeError, TypeError):
+                pass
+
+
+def _unique(items):
+    seen = set()
+    out = []
+    for n in items:
+        if n not in seen:
             seen.add(n)
-            for d in sorted(deps.get(n, ())):
-                if d in affected:
-                    visit(d)
-            order.append(n)
+            out.append(n)
+    return out
 
-        for n in sorted(affected):
+
+def _reach(start, strong, weak):
+    seen = set()
+    stack = list(start)
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(strong.get(n, ()))
+        stack.extend(weak.get(n, ()))
+        parent = n.rpartition(".")[0]
+        if parent:
+            stack.append(parent)  # importing pkg.mod imports pkg
+    return seen
+
+
+def _with_submodules(evict, live, modules):
+    """An evicted package takes its loaded submodules along (a fresh `import pkg.mod` would run
+    both); a package some live module needs is kept."""
+    out = set(evict)
+    for name in modules:
+        if name not in live and any(name.startswith(p + ".") for p in evict):
+            out.add(name)
+    return sorted(out)
+
+
+def _held_elsewhere(names):
+    """Those of the modules `names` that something other than the import system holds: a
+    registry, a test runner's collection, a module's namespace outside the candidates."""
+    import gc
+    import types
+
+    mods = {id(sys.modules[n]): n for n in names if n in sys.modules}
+    if not mods:
+        return []
+    ignore = {id(sys.modules), id(mods)}
+    for n in names:
+        module = sys.modules.get(n)
+        if module is not None:
+            ignore.add(id(module.__dict__))
+        parent = sys.modules.get(n.rpartition(".")[0])
+        if parent is not None:
+            ignore.add(id(parent.__dict__))
+    held = set()
+    # A tuple: `f(*t)` hands the tuple itself to a C function, so the only temporary holding
+    # the modules is this one (ignored).
+    targets = tuple(sys.modules[n] for n in names if n in sys.modules)
+    ignore.add(id(targets))
+    referrers = gc.get_referrers(*targets)
+    for ref in referrers:
+        if id(ref) in ignore or isinstance(ref, types.FrameType):
+            continue
+        for obj in gc.get_referents(ref):
+            n = mods.get(id(obj))
+            if n is not None:
+                held.add(n)
+    return sorted(held)
+
+
+def _order(starts, strong, weak):
+    """Every module reachable from `starts`: a module after those it imports; modules in an
+    import cycle in the order a fresh import enters them (depth-first, imports in source
+    order). Tarjan's algorithm over all edges; inside a component, strong edges only decide
+    (a package's weak edges to its submodules make no cycle)."""
+    index = {}
+    low = {}
+    stack = []
+    on_stack = set()
+    order = []
+    counter = [0]
+
+    def neighbours(n):
+        return _unique(list(strong.get(n, ())) + list(weak.get(n, ())))
+
+    def visit(root):
+        # Iterative Tarjan (deep import chains must not hit the recursion limit).
+        work = [(root, iter(neighbours(root)))]
+        index[root] = low[root] = counter[0]
+        counter[0] += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            n, it = work[-1]
+            advanced = False
+            for m in it:
+                if m not in index:
+                    index[m] = low[m] = counter[0]
+                    counter[0] += 1
+                    stack.append(m)
+                    on_stack.add(m)
+                    work.append((m, iter(neighbours(m))))
+                    advanced = True
+                    break
+                if m in on_stack:
+                    low[n] = min(low[n], index[m])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[n])
+            if low[n] == index[n]:
+                component = []
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    component.append(m)
+                    if m == n:
+                        break
+                order.extend(_order_component(component, strong, index))
+
+    for s in starts:
+        if s not in index and (s in strong or s in weak):
+            visit(s)
+    return order
+
+
+def _order_component(component, strong, index):
+    """One strongly connected component: by strong edges (dependencies first), and where
+    those make a cycle, in the order the depth-first walk entered the modules."""
+    if len(component) == 1:
+        return component
+    members = set(component)
+    sub_strong = {n: [m for m in strong.get(n, ()) if m in members] for n in component}
+    entered = sorted(component, key=index.get)
+    out = []
+    # Tarjan again on strong edges inside the component; components of that come out
+    # dependencies first; inside one, by entry order.
+    idx, low, st, on, counter = {}, {}, [], set(), [0]
+
+    def visit(n):
+        idx[n] = low[n] = counter[0]
+        counter[0] += 1
+        st.append(n)
+        on.add(n)
+        for m in sub_strong[n]:
+            if m not in idx:
+                visit(m)
+                low[n] = min(low[n], low[m])
+            elif m in on:
+                low[n] = min(low[n], idx[m])
+        if low[n] == idx[n]:
+            group = []
+            while True:
+                m = st.pop()
+                on.discard(m)
+                group.append(m)
+                if m == n:
+                    break
+            out.extend(sorted(group, key=index.get))
+
+    for n in entered:
+        if n not in idx:
             visit(n)
-        # A module whose file was deleted keeps its last version (it cannot be reloaded); the
-        # modules importing it still reload.
-        return [n for n in order if n != entry and os.path.exists(modules[n])]
+    return out
+
+
+class ReloadPass:
+    """Re-runs the modules of one reload order, each once. While it is active, an import
+    statement (`import b`, `from b import x`, `from . import b`) naming a module of the order
+    that has not run yet runs that module first, at that point, in the importing thread: what
+    a fresh import does inside an import cycle. Only installed (as a wrapper around
+    builtins.__import__) when the order has more than one module.
+
+        with ReloadPass(order, reload_one) as rp:
+            for name in order:
+                rp.run(name)
+
+    `reload_one(name)` re-runs one module (and may raise: the exception propagates out of the
+    import statement that triggered it, as a failing import would).
+    """
+
+    def __init__(self, order, reload_one):
+        self.pending = list(order)
+        self._pending = set(order)
+        self.ran = []
+        self._reload_one = reload_one
+        self._saved = None
+        self._thread = None
+
+    def run(self, name):
+        if name not in self._pending:
+            return False
+        self._pending.discard(name)
+        self.ran.append(name)
+        self._reload_one(name)
+        return True
+
+    def __enter__(self):
+        if len(self._pending) > 1:
+            import builtins
+            import threading
+
+            self._thread = threading.get_ident()
+            original = builtins.__import__
+            self._saved = original
+            get_ident = threading.get_ident
+            pass_ = self
+
+            def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+                if pass_._pending and get_ident() == pass_._thread:
+                    pass_._before_import(name, globals, fromlist, level)
+                return original(name, globals, locals, fromlist, level)
+
+            builtins.__import__ = __import__
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            import builtins
+
+            builtins.__import__ = self._saved
+            self._saved = None
+        return False
+
+    def _before_import(self, name, globals, fromlist, level):
+        if level:
+            package = (globals or {}).get("__package__")
+            if package is None:
+                spec = (globals or {}).get("__spec__")
+                package = getattr(spec, "parent", None)
+            target = absolute_name(name, level, package)
+        else:
+            target = name
+        if not target:
+            return
+        wanted = []
+        if fromlist:
+            reads_package = False
+            for attr in fromlist:
+                sub = target + "." + attr if isinstance(attr, str) else None
+                if sub is not None and (sub in self._pending or sub in sys.modules):
+                    wanted.append(sub)
+                else:
+                    reads_package = True
+            if reads_package:
+                wanted.insert(0, target)
+        else:
+            wanted.append(target)
+        for n in wanted:
+            if n in self._pending and n in sys.modules:
+                self.run(n)
 
 
 def _installed(path):
@@ -110,42 +481,31 @@ def _installed(path):
     return "site-packages" in parts or "dist-packages" in parts
 
 
-def _imported_names(name, path):
+def _import_statements(name, path):
+    """[(absolute module name, fromlist or None)] of every import in the file, in source order.
+    `import a.b` gives ("a.b", None); `from a import b, c` gives ("a", ("b", "c")); a star
+    import gives an empty fromlist."""
     import ast
 
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), path)
     except (OSError, SyntaxError, ValueError):
-        return set()
+        return []
     module = sys.modules.get(name)
-    package = getattr(module, "__package__", None) or (name if path.endswith("__init__.py") else name.rpartition(".")[0])
-    names = set()
+    package = getattr(module, "__package__", None)
+    if package is None:
+        package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                parts = alias.name.split(".")
-                names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+                found.append(((node.lineno, node.col_offset), alias.name, None))
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module, node.level, package)
+            base = absolute_name(node.module, node.level, package)
             if base is None:
                 continue
-            names.add(base)
-            parts = base.split(".")
-            names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-            for alias in node.names:
-                if alias.name != "*":
-                    names.add(base + "." + alias.name)
-    return names
-
-
-def _absolute(module, level, package):
-    if level == 0:
-        return module
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    if module:
-        base.append(module)
-    return ".".join(base) or None
+            names = tuple(a.name for a in node.names if a.name != "*")
+            found.append(((node.lineno, node.col_offset), base, names))
+    found.sort(key=lambda item: item[0])
+    return [(base, names) for _, base, names in found]

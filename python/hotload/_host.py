@@ -20,11 +20,12 @@ import signal
 import sys
 import time
 
-from hotload import _streams
+from hotload import _datafiles, _exec, _streams
 from hotload._errors import PlainError, exit_code_text, format_exception
-from hotload._graph import ImportGraph
+from hotload._graph import ImportGraph, ReloadPass, evict
+from hotload._names import NameRecords, capture_code
 from hotload._original import LaunchHandOver, run_steps
-from hotload._patch import patch_module, snapshot
+from hotload._patch import patch_module
 from hotload._state import begin_run, state
 
 
@@ -46,10 +47,24 @@ class Host:
         # The module's own SIGINT handler (or SIG_IGN): in force while its code runs; while
         # the host is idle, Ctrl-C is the host's (it quits).
         self._user_sigint = None
-        # Per run: what changed, what was reloaded already, what the plan reloads itself.
+        # Names each project module's current version bound (removed names, see _names.py),
+        # and the code object of that version (deep patching pairs old and new code).
+        self.names = NameRecords()
+        self.codes = {}
+        # The target's module name and file; with --main it runs as __main__ instead.
+        self.target_name = None
+        self.target_file = None
+        self.as_main = False
+        self._hinted_main = False
+        # Files the module reads join the watch set (see _datafiles.py).
+        self.data_files = True
+        self.roots = []
+        # Per run: what changed, what was reloaded already, what the plan reloads itself, and
+        # the modules its steps name (they count as imported, see _graph.py).
         self._changed = []
         self._reloaded = set()
         self._plan_reloads = set()
+        self._plan_roots = []
         # Per step: collected for the step's report.
         self._notes = []
         self._phases = []
@@ -58,9 +73,12 @@ class Host:
 
     # ---- set-up (between runs) ----
 
-    def configure(self, mode, roots):
-        """Reload strategy and the directories whose modules count as the project's."""
+    def configure(self, mode, roots, data_files):
+        """Reload strategy, the directories whose modules count as the project's, and whether
+        files the module reads are watched."""
         self.mode = mode
+        self.roots = list(roots)
+        self.data_files = data_files
         self.graph.set_roots(roots)
 
     def set_wakeup_fd(self, fd):
@@ -76,18 +94,20 @@ class Host:
                 signal.signal(sig, _stop)
         faulthandler.enable()
 
-    def prepare(self, root, argv):
+    def prepare(self, root, argv, target_name, target_file, as_main):
         """Put the target's root first on sys.path and give the module its argv and the
-        environment the original tool set."""
+        environment the original tool set; with --main (`as_main`), the target runs as
+        __main__."""
         if root not in sys.path[:1]:
             sys.path.insert(0, root)
         sys.argv[:] = argv
+        self.target_name, self.target_file, self.as_main = target_name, target_file, as_main
         os.environ["HOTLOAD_RUNNING"] = "HOTLOAD_RUNNING"
         state["under_host"] = True
 
     # ---- one run: begin_run, the steps, end_run ----
 
-    def begin_run(self, run_no, changed, deleted, plan_reloads):
+    def begin_run(self, run_no, changed, deleted, plan_reloads, plan_uses):
         begin_run(run_no, changed, time.time())
         _streams.repair()
         if self._user_sigint is not None:
@@ -96,12 +116,15 @@ class Host:
         self.deleted.update(os.path.realpath(p) for p in deleted)
         self._changed = changed
         self._reloaded.clear()
-        self._plan_reloads = set(plan_reloads)
+        self._plan_reloads = {self._module_name(n) for n in plan_reloads}
+        self._plan_roots = [self._module_name(n) for n in plan_uses]
         _forget_bytecode(changed)
         if any(os.path.realpath(p) not in self.loaded_sources for p in changed):
             # A file no loaded module came from: maybe a new module; let imports find it.
             importlib.invalidate_caches()
         self._report_deleted(deleted)
+        if self.data_files:
+            _datafiles.start(self.roots)
         return self._take_notes()
 
     def reload(self, name):
@@ -121,8 +144,10 @@ class Host:
         return self._step(self._run_launch_steps, None)
 
     def end_run(self):
-        """After the last step: the module's output flushed, the wake-up fd taken back."""
+        """After the last step: the module's output flushed, the wake-up fd taken back.
+        Returns the files the run read for the first time (data files to watch)."""
         flush()
+        read = _datafiles.stop()
         if self.wakeup_fd >= 0:
             # User code (asyncio, say) may have taken the wake-up fd; take it back.
             try:
@@ -133,6 +158,7 @@ class Host:
         if handler is not signal.default_int_handler:
             self._user_sigint = handler
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        return read
 
     def line_open(self):
         """Whether the module's output ended without a newline (the host ends the line before
@@ -144,8 +170,11 @@ class Host:
 
     def _step(self, func, arg):
         errors = []
+        # Modules the step imports for the first time (through importlib): what each bound.
+        fresh = capture_code()
         try:
-            func(arg, errors)
+            with fresh:
+                func(arg, errors)
             outcome, detail = ("error", "".join(errors)) if errors else ("ok", None)
         except SystemExit as exc:
             outcome, detail = "exit", exit_code_text(exc.code)
@@ -157,6 +186,8 @@ class Host:
             outcome, detail = "error", "".join(errors) + format_exception(exc)
         finally:
             flush()
+            if self.mode != "entry":
+                self._record_fresh(fresh.codes)
         phases, self._phases = self._phases, []
         handover, self._handover = self._handover, None
         return outcome, detail, self._take_notes(), phases, handover
@@ -170,18 +201,26 @@ class Host:
 
     # ---- the steps' work ----
 
-    def _load(self, name, errors):
+    def _module_name(self, name):
+        """The module a step's name stands for: `__main__` for the target under --main."""
+        return "__main__" if self.as_main and name == self.target_name else name
+
+    def _load(self, step_name, errors):
+        name = self._module_name(step_name)
         module = sys.modules.get(name)
+        if name == "__main__" and getattr(module, "__file__", None) != self.target_file:
+            module = None  # the interpreter's own __main__, not ours yet
         if module is not None:
             self._run_hooks("before", errors)
         # The module registers its hooks again as it runs; keep the old ones if the reload fails.
         detached = _detach_hooks(name) if module is not None else {}
+        entry_ns = None
         try:
-            if module is not None and self.mode != "entry" and self._changed:
-                self._reload_dependencies(name)
             t0 = time.perf_counter_ns()
             if module is None:
-                self._remember_source(importlib.import_module(name))
+                self._remember_source(self._import(name))
+            elif self.mode != "entry":
+                entry_ns = self._reload_in_order(name, module)
             elif name not in self._reloaded:
                 self._check_source_exists(module)
                 self._reload(module)
@@ -193,38 +232,99 @@ class Host:
         except BaseException:
             _restore_hooks(detached)
             raise
-        self._phases.append(("reload" if module is not None else "import", time.perf_counter_ns() - t0))
+        took = entry_ns if entry_ns is not None else time.perf_counter_ns() - t0
+        self._phases.append(("reload" if module is not None else "import", took))
         self._run_hooks("after", errors)
 
-    def _reload_dependencies(self, entry):
-        """Changed project modules and their importers, dependencies first (not `entry`)."""
-        entry_file = getattr(sys.modules.get(entry), "__file__", None)
-        changed = self._changed
-        if entry_file and all(os.path.realpath(p) == os.path.realpath(entry_file) for p in changed):
-            return  # the common save: only the entry changed, nothing else to reload
-        for dep in self.graph.reload_order(changed, entry):
-            module = sys.modules.get(dep)
-            if module is None or dep in self._reloaded or dep in self._plan_reloads:
-                continue
+    def _import(self, name):
+        """The first import of a step's module, its body run without the import lock."""
+        if name == "__main__":
+            module, code = _exec.run_as_main(self.target_file)
+        else:
+            module, code = _exec.import_fresh(name)
+            self._hint_main(name, code)
+        if code is not None and self.mode != "entry":
+            self.names.after_exec(module, code, None)
+            self.codes[name] = code
+        return module
+
+    def _hint_main(self, name, code):
+        """Once: a target with an `if __name__ == "__main__":` block that does not run here."""
+        if self._hinted_main or name != self.target_name or code is None:
+            return
+        if "__main__" in code.co_consts and "__name__" in code.co_names:
+            self._hinted_main = True
+            self._note(
+                "%s has an `if __name__ == \"__main__\":` block, which does not run here (the "
+                "module is imported as %s); run it as the main script with --main, or call a "
+                "function from it with --entrypoint" % (os.path.basename(self.target_file), name)
+            )
+
+    def _reload_in_order(self, entry, module):
+        """The entry and the loaded project modules the save affects, in import order (see
+        _graph.py); modules the current code no longer imports are evicted instead. Returns
+        the entry's own time."""
+        order, evicted = self.graph.reload_order(self._changed, entry, self._plan_roots, self.deleted)
+        evict(evicted)
+        for name in evicted:
+            self.names.forget(name)
+            self.codes.pop(name, None)
+        entry_ns = [0]
+
+        def reload_one(dep):
+            if dep in self._reloaded or (dep in self._plan_reloads and dep != entry):
+                return
             t0 = time.perf_counter_ns()
-            self._reload(module)
+            if dep == entry:
+                self._check_source_exists(module)
+            self._reload(sys.modules.get(dep, module))
             self._reloaded.add(dep)
-            self._phases.append(("reload " + dep, time.perf_counter_ns() - t0))
+            took = time.perf_counter_ns() - t0
+            if dep == entry:
+                entry_ns[0] = took
+            else:
+                self._phases.append(("reload " + dep, took))
+
+        with ReloadPass(order, reload_one) as rp:
+            for dep in order:
+                if dep == entry or dep in sys.modules:
+                    rp.run(dep)
+        return entry_ns[0]
 
     def _reload(self, module):
-        """importlib.reload, plus in-place patching of the old objects in deep mode. No bytecode
-        is written for the reloaded module: the next save would only delete it again (and
-        writing it costs as much as the reload itself)."""
-        before = snapshot(module) if self.mode == "deep" else None
-        writes = sys.dont_write_bytecode
-        sys.dont_write_bytecode = True
+        """Runs the module's new source in its namespace (no import lock, no bytecode cache;
+        see _exec.py). In changed/deep mode the names the new version no longer binds are
+        removed (_names.py); in deep mode the old objects are patched (_patch.py)."""
+        name = module.__name__
+        tracked = self.mode != "entry"
+        before = self.names.before_exec(module) if tracked else None
+        old_code = self.codes.get(name)
+        code = None
+        complete = False
         try:
-            importlib.reload(module)
+            with capture_code() as codes:
+                code = _exec.run_again(module)
+            code = code or codes.get(name)
+            complete = True
         finally:
-            sys.dont_write_bytecode = writes
+            if tracked:
+                self._record_fresh(codes, skip=name)
+                self.names.after_exec(module, code, before, complete)
+                if code is not None:
+                    self.codes[name] = code
         self._remember_source(module)
-        if before is not None:
-            patch_module(module, before, lambda text: self._note("deep: " + text))
+        if self.mode == "deep":
+            patch_module(module, before, lambda text: self._note("deep: " + text), old_code=old_code, new_code=code)
+
+    def _record_fresh(self, codes, skip=None):
+        """Modules imported fresh while `codes` was captured: what each bound, for later
+        reloads."""
+        for name, code in codes.items():
+            module = sys.modules.get(name)
+            if name == skip or module is None or not self.graph.is_project(module):
+                continue
+            self.names.after_exec(module, code, None)
+            self.codes[name] = code
 
     def _remember_source(self, module):
         origin = getattr(getattr(module, "__spec__", None), "origin", None)

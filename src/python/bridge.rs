@@ -54,20 +54,44 @@ impl<'py> Bridge<'py> {
         self.host.py()
     }
 
-    /// The reload strategy and the directories whose modules count as the project's.
-    pub fn configure(&self, mode: ReloadMode, roots: &[PathBuf]) -> Result<(), Failure> {
+    /// The reload strategy, the directories whose modules count as the project's, and
+    /// whether files the module reads are watched.
+    pub fn configure(
+        &self,
+        mode: ReloadMode,
+        roots: &[PathBuf],
+        data_files: bool,
+    ) -> Result<(), Failure> {
         let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-        self.call("configure", (mode.name(), roots)).map(drop)
+        self.call("configure", (mode.name(), roots, data_files))
+            .map(drop)
     }
 
     pub fn set_wakeup_fd(&self, fd: i32) -> Result<(), Failure> {
         self.call("set_wakeup_fd", (fd,)).map(drop)
     }
 
-    /// The target's root first on sys.path, the module's argv, HOTLOAD_RUNNING.
-    pub fn prepare(&self, root: &Path, argv: &[String]) -> Result<(), Failure> {
-        self.call("prepare", (root.display().to_string(), argv.to_vec()))
-            .map(drop)
+    /// The target's root first on sys.path, the module's argv, HOTLOAD_RUNNING; the target
+    /// (module name and file), run as `__main__` when `as_main`.
+    pub fn prepare(
+        &self,
+        root: &Path,
+        argv: &[String],
+        target: Option<(&str, &Path)>,
+        as_main: bool,
+    ) -> Result<(), Failure> {
+        let (name, file) = match target {
+            Some((name, file)) => (Some(name), Some(file.display().to_string())),
+            None => (None, None),
+        };
+        let args = (
+            root.display().to_string(),
+            argv.to_vec(),
+            name,
+            file,
+            as_main,
+        );
+        self.call("prepare", args).map(drop)
     }
 
     /// Why importing `module` would not load the user's file under `root`.
@@ -90,14 +114,14 @@ impl<'py> Bridge<'py> {
     }
 
     /// Before a run's first step: the run number and what changed (and which of those files
-    /// are gone), for `hotload.info()` and the reload; stale bytecode dropped. Returns notes
-    /// (a deleted module file).
+    /// are gone), for `hotload.info()` and the reload, and the modules the plan reloads and
+    /// uses; stale bytecode dropped. Returns notes (a deleted module file).
     pub fn begin_run(
         &self,
         run: u64,
         changed: &[PathBuf],
         deleted: &[PathBuf],
-        plan_reloads: &[&str],
+        (reloads, uses): (&[&str], &[&str]),
     ) -> Result<Vec<(Level, String)>, Failure> {
         let strings = |paths: &[PathBuf]| -> Vec<String> {
             paths.iter().map(|p| p.display().to_string()).collect()
@@ -106,7 +130,8 @@ impl<'py> Bridge<'py> {
             run,
             strings(changed),
             strings(deleted),
-            plan_reloads.to_vec(),
+            reloads.to_vec(),
+            uses.to_vec(),
         );
         let notes = self.call("begin_run", args)?;
         let notes: Vec<(String, String)> = self.extract(&notes, "begin_run")?;
@@ -135,9 +160,11 @@ impl<'py> Bridge<'py> {
         self.step_report(result)
     }
 
-    /// After a run's last step: output flushed, the signal wake-up fd taken back.
-    pub fn end_run(&self) -> Result<(), Failure> {
-        self.call("end_run", ()).map(drop)
+    /// After a run's last step: output flushed, the signal wake-up fd taken back. Returns
+    /// the files the run read for the first time (data files to watch).
+    pub fn end_run(&self) -> Result<Vec<PathBuf>, Failure> {
+        let read = self.call("end_run", ())?;
+        self.extract(&read, "end_run")
     }
 
     /// Whether the module's last output ended without a newline (so the host's next line

@@ -40,6 +40,8 @@ pub struct Session<'a, 'py> {
     launch_files: Option<Vec<PathBuf>>,
     /// None with --once (nothing to watch).
     watch: Option<Watch>,
+    /// Files the module read (watched too, also after the watcher restarts).
+    data_files: Vec<PathBuf>,
     signals: Signals,
     batcher: Batcher,
     /// Single-key commands, when stdin is a terminal (not with --repl).
@@ -80,6 +82,7 @@ impl<'a, 'py> Session<'a, 'py> {
             stdin_list,
             launch_files: None,
             watch: None,
+            data_files: Vec::new(),
             signals,
             batcher: Batcher::new(debounce),
             keys: None,
@@ -219,6 +222,17 @@ impl<'a, 'py> Session<'a, 'py> {
             }
             self.ui.detail(&parts.join(", "));
         }
+        if !report.data_files.is_empty()
+            && let Some(watch) = &mut self.watch
+        {
+            let added = watch.add_data_files(&report.data_files);
+            if !added.is_empty() {
+                let names: Vec<String> = added.iter().map(|p| p.display().to_string()).collect();
+                self.ui
+                    .detail(&format!("watching data files: {}", names.join(", ")));
+                self.data_files.extend(added);
+            }
+        }
         if let Some(files) = report.handover {
             self.launch_files = Some(files);
             self.watch_again()?;
@@ -263,8 +277,9 @@ impl<'a, 'py> Session<'a, 'py> {
         let mut roots = spec.dirs.clone();
         roots.push(self.project.root.clone());
         roots.push(self.project.settings.project_dir());
+        let settings = &self.project.settings;
         self.bridge
-            .configure(self.project.settings.reload.value, &roots)?;
+            .configure(settings.reload.value, &roots, settings.data_files.value)?;
         if self.cli.once {
             return Ok(());
         }
@@ -280,6 +295,7 @@ impl<'a, 'py> Session<'a, 'py> {
             }
             self.batcher.add(Instant::now(), paths, lost);
         }
+        new.add_data_files(&self.data_files);
         self.watch = Some(new);
         Ok(())
     }

@@ -17,6 +17,8 @@ pub struct RunReport {
     pub phases: Vec<(String, Duration)>,
     /// A launch script handed over its watch list during this run.
     pub handover: Option<Vec<PathBuf>>,
+    /// Files the run read for the first time (to watch).
+    pub data_files: Vec<PathBuf>,
     pub elapsed: Duration,
 }
 
@@ -39,6 +41,7 @@ pub fn execute(
         notes: Vec::new(),
         phases: Vec::new(),
         handover: None,
+        data_files: Vec::new(),
         elapsed: Duration::ZERO,
     };
     let plan = match steps {
@@ -52,7 +55,12 @@ pub fn execute(
             _ => None,
         })
         .collect();
-    match bridge.begin_run(run, changed, deleted, &reloads) {
+    let uses: Vec<&str> = plan
+        .iter()
+        .filter_map(PlanStep::reference)
+        .map(|r| r.split_once(':').map_or(r, |(m, _)| m))
+        .collect();
+    match bridge.begin_run(run, changed, deleted, (&reloads, &uses)) {
         Ok(notes) => report.notes.extend(notes),
         Err(failure) => {
             report.outcome = failure_outcome(failure);
@@ -93,8 +101,9 @@ pub fn execute(
         }
     }
     report.elapsed = start.elapsed();
-    if let Err(failure) = bridge.end_run() {
-        report.outcome = failure_outcome(failure);
+    match bridge.end_run() {
+        Ok(read) => report.data_files = read,
+        Err(failure) => report.outcome = failure_outcome(failure),
     }
     report
 }

@@ -228,6 +228,30 @@ impl Watch {
         Ok(())
     }
 
+    /// Files the module read (data files) join the watched files, unless an ignore rule or
+    /// the editor-junk rule names them. Returns those newly watched.
+    pub fn add_data_files(&mut self, files: &[PathBuf]) -> Vec<PathBuf> {
+        let mut added = Vec::new();
+        for file in files {
+            let Ok(file) = std::fs::canonicalize(file) else {
+                continue;
+            };
+            let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+                continue;
+            };
+            let junk = name.to_str().is_none_or(rules::is_junk_file);
+            if self.is_relevant(&file) || junk || self.rules_for(dir).ignores(&file, false) {
+                continue;
+            }
+            if self.add_dir(dir).is_ok() {
+                self.files.insert(file.clone());
+                self.file_count += 1;
+                added.push(file);
+            }
+        }
+        added
+    }
+
     /// True if a save of this file should trigger a run.
     pub fn is_relevant(&self, path: &Path) -> bool {
         self.files.contains(path)

@@ -53,7 +53,7 @@ impl DirRules<'_> {
             || self.ignores(dir, true)
     }
 
-    fn ignores(&self, path: &Path, is_dir: bool) -> bool {
+    pub fn ignores(&self, path: &Path, is_dir: bool) -> bool {
         let user = &self.watch.user_ignore;
         if !user.is_empty() {
             let matched = if self.under_base {

@@ -1,0 +1,106 @@
+"""Running a module's body the way a script runs: read the source, compile it, exec it in the
+module's namespace.
+
+The first import and every reload of a plain source module go through here rather than through
+importlib, for three reasons:
+- no import lock is held while the body runs: a thread that imports the module or unpickles
+  its functions meanwhile (a process pool's result handler) would otherwise wait for the body
+  to end, and a pool the body waits on would never finish;
+- `__pycache__` is neither read nor written: a same-size edit within the same second can never
+  be served from stale bytecode, and a reload costs no stat of the cache;
+- the code object that ran is known (for removed names and deep patching).
+
+The module object is in `sys.modules` (and on its parent package) while its body runs, as
+`__main__` is for a script; `__spec__`, `__loader__`, `__file__` and `__cached__` are what
+importlib sets. Anything that is not a plain source file on disk — custom loaders, namespace
+packages, extension modules, zip imports, a file that is gone or became a package — goes
+through importlib as before (`code` is then None).
+"""
+
+import importlib
+import importlib.machinery
+import importlib.util
+import sys
+import types
+
+_SourceFileLoader = importlib.machinery.SourceFileLoader
+
+
+def import_fresh(name):
+    """Imports `name` for the first time (its parents as usual). Returns (module, code)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ModuleNotFoundError("No module named %r" % name, name=name)
+    if not _plain_source(spec):
+        return importlib.import_module(name), None
+    code = _compile(spec.origin)
+    module = importlib.util.module_from_spec(spec)
+    parent, _, child = name.rpartition(".")
+    sys.modules[name] = module
+    spec._initializing = True
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
+        raise
+    finally:
+        spec._initializing = False
+    module = sys.modules.get(name, module)  # a module may put something else in its place
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+    return module, code
+
+
+def run_as_main(path):
+    """Runs the file at `path` as `__main__`, as `python path` would. Returns (module, code)."""
+    code = _compile(path)
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__cached__ = None
+    module.__loader__ = _SourceFileLoader("__main__", path)
+    module.__spec__ = None
+    sys.modules["__main__"] = module
+    exec(code, module.__dict__)
+    return module, code
+
+
+def run_again(module):
+    """Runs the current source of `module` in its namespace. Returns the code, or None when the
+    module had to go through importlib.reload."""
+    path = _source_path(module)
+    if path is not None:
+        try:
+            code = _compile(path)
+        except OSError:
+            code = None  # gone, moved, replaced by a package: let importlib find it
+        if code is not None:
+            exec(code, module.__dict__)
+            return code
+    importlib.reload(module)
+    return None
+
+
+def _plain_source(spec):
+    return (
+        type(spec.loader) is _SourceFileLoader
+        and spec.has_location
+        and spec.origin is not None
+        and spec.origin.endswith(".py")
+    )
+
+
+def _source_path(module):
+    if module.__name__ == "__main__" and getattr(module, "__spec__", None) is None:
+        loader = getattr(module, "__loader__", None)
+        return getattr(module, "__file__", None) if type(loader) is _SourceFileLoader else None
+    spec = getattr(module, "__spec__", None)
+    if spec is None or not _plain_source(spec) or spec.name != module.__name__:
+        return None
+    return spec.origin
+
+
+def _compile(path):
+    with open(path, "rb") as f:
+        source = f.read()
+    return compile(source, path, "exec", dont_inherit=True)
