@@ -796,3 +796,329 @@ if failures:
     raise AssertionError("\n".join(failures))
 print("CHECKS OK")
 "##;
+
+// ---- 1. The target's body runs without the import lock (process pools work) ----
+
+/// A module-level pool whose workers run a function of the module, then print the results.
+fn pool_lib(method: &str, guard: bool, v: u32) -> String {
+    let body = format!(
+        "    ctx = multiprocessing.get_context({method:?})\n\
+         \x20   with ctx.Pool(2) as pool:\n\
+         \x20       print('pool v{v}', pool.map(square, [1, 2, 3]), flush=True)\n\
+         \x20   with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as ex:\n\
+         \x20       print('executor v{v}', list(ex.map(square, [4, 5])), flush=True)\n"
+    );
+    let head = format!(
+        "import concurrent.futures, multiprocessing\n\
+         def square(x):\n    return x * x + {v}\n"
+    );
+    if guard {
+        format!("{head}if __name__ == '__main__':\n{body}")
+    } else {
+        format!("{head}if True:\n{body}")
+    }
+}
+
+fn pools_work_on_the_first_run_and_after_reloads(method: &str, args: &[&str], guard: bool) {
+    let p = Project::new();
+    p.write("lib.py", &pool_lib(method, guard, 0));
+    let mut host = start(&p, args, "executor v0 [16, 25]");
+    assert!(
+        host.count("pool v0 [1, 4, 9]") == 1,
+        "{}",
+        host.transcript()
+    );
+    for v in 1..=2 {
+        let lines = save_run(
+            &p,
+            &mut host,
+            "lib.py",
+            &pool_lib(method, guard, v),
+            &format!("executor v{v}"),
+        );
+        has(
+            &host,
+            &lines,
+            &format!("pool v{v} [{}, {}, {}]", 1 + v, 4 + v, 9 + v),
+        );
+        has(
+            &host,
+            &lines,
+            &format!("executor v{v} [{}, {}]", 16 + v, 25 + v),
+        );
+    }
+}
+
+#[test]
+fn a_module_level_fork_pool_works_on_the_first_run_and_after_every_reload() {
+    pools_work_on_the_first_run_and_after_reloads("fork", &["lib.py", "--no-clear"], false);
+}
+
+#[test]
+fn spawn_and_forkserver_pools_work_with_main_as_under_python() {
+    for method in ["spawn", "forkserver"] {
+        pools_work_on_the_first_run_and_after_reloads(
+            method,
+            &["lib.py", "--no-clear", "--main"],
+            true,
+        );
+    }
+}
+
+#[test]
+fn a_thread_that_imports_the_target_during_its_body_does_not_block() {
+    let p = Project::new();
+    p.write(
+        "lib.py",
+        "import threading\n\
+         VALUE = 41\n\
+         def reader():\n    import lib\n    print('thread read', lib.VALUE, flush=True)\n\
+         t = threading.Thread(target=reader)\nt.start()\nt.join(10)\n\
+         print('joined', not t.is_alive(), flush=True)\n",
+    );
+    let host = start(&p, &["lib.py", "--no-clear"], "joined True");
+    assert_eq!(host.count("thread read 41"), 1, "{}", host.transcript());
+}
+
+#[test]
+fn ctrl_c_during_a_pool_run_leaves_no_worker_behind() {
+    let p = Project::new();
+    p.write(
+        "lib.py",
+        "import multiprocessing, os, time\n\
+         def slow(x):\n    print('task running', flush=True)\n    time.sleep(60)\n\
+         with multiprocessing.get_context('fork').Pool(2) as pool:\n\
+         \x20   print('workers', *[c.pid for c in multiprocessing.active_children()], flush=True)\n\
+         \x20   pool.map(slow, [1, 2], chunksize=1)\n",
+    );
+    let mut host = p.spawn(&["lib.py", "--no-clear"]);
+    host.wait_for("workers ");
+    // (Both workers busy with a task: a worker interrupted while it takes a task from the
+    // queue leaves the queue's lock held, and the pool cannot shut down, under python too.)
+    host.wait_count("task running", 2);
+    let line = host
+        .lines
+        .iter()
+        .find(|(_, l)| l.starts_with("workers "))
+        .unwrap()
+        .1
+        .clone();
+    let pids: Vec<i32> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "{line}");
+    // Ctrl-C reaches the whole foreground group on a terminal; here, the host and its workers.
+    host.interrupt();
+    for pid in &pids {
+        // SAFETY: a signal to our own grandchild, as the terminal would send it.
+        unsafe { libc::kill(*pid, libc::SIGINT) };
+    }
+    host.wait_for("interrupted by Ctrl-C");
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    for pid in pids {
+        // SAFETY: probing whether a process exists.
+        while unsafe { libc::kill(pid, 0) } == 0
+            && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z "))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "worker {pid} is still running"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+// ---- 2. --main: the target runs as __main__, like `python lib.py` ----
+
+#[test]
+fn main_runs_the_guarded_block_on_every_run_and_keeps_state_with_the_nameerror_trick() {
+    let p = Project::new();
+    let lib = |v: u32| {
+        format!(
+            "try:\n    runs = runs + 1\nexcept NameError:\n    runs = 1\n\
+             if __name__ == '__main__':\n    print('main block v{v} run', runs, __name__, flush=True)\n"
+        )
+    };
+    p.write("lib.py", &lib(0));
+    let mut host = start(
+        &p,
+        &["lib.py", "--no-clear", "--main"],
+        "main block v0 run 1 __main__",
+    );
+    let lines = save_run(&p, &mut host, "lib.py", &lib(1), "main block v1");
+    has(&host, &lines, "main block v1 run 2 __main__");
+}
+
+#[test]
+fn main_is_also_a_config_key_and_an_environment_variable() {
+    let p = Project::new();
+    p.write(
+        "lib.py",
+        "if __name__ == '__main__':\n    print('as main', flush=True)\n",
+    );
+    p.write("hotload.toml", "target = \"lib.py\"\nmain = true\n");
+    let done = p.run(&["--once"]);
+    assert!(done.stdout.contains("as main"), "{}", done.stderr);
+    let q = Project::new();
+    q.write(
+        "lib.py",
+        "if __name__ == '__main__':\n    print('as main', flush=True)\n",
+    );
+    let mut cmd = q.command(&["lib.py", "--once"]);
+    cmd.env("HOTLOAD_MAIN", "true")
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("as main"));
+}
+
+#[test]
+fn without_main_a_guarded_block_gets_a_one_time_hint() {
+    let p = Project::new();
+    let lib = |v: u32| {
+        format!(
+            "print('body v{v}', flush=True)\nif __name__ == '__main__':\n    print('never here')\n"
+        )
+    };
+    p.write("lib.py", &lib(0));
+    let mut host = start(&p, &["lib.py", "--no-clear"], "body v0");
+    assert_eq!(host.count("does not run here"), 1, "{}", host.transcript());
+    assert!(
+        host.transcript().contains("--main"),
+        "{}",
+        host.transcript()
+    );
+    let lines = save_run(&p, &mut host, "lib.py", &lib(1), "body v1");
+    lacks(&host, &lines, "does not run here");
+    lacks(&host, &lines, "never here");
+}
+
+// ---- 6. Data files the module reads join the watch set ----
+
+#[test]
+fn saving_a_file_the_module_read_runs_again() {
+    let p = Project::new();
+    p.write("data/config.json", "{\"n\": 1}\n");
+    p.write("data/.gitignore", "ignored.txt\n");
+    p.write("data/ignored.txt", "a\n");
+    p.write(
+        "lib.py",
+        "import json, pathlib\n\
+         n = json.load(open('data/config.json'))['n']\n\
+         pathlib.Path('data/ignored.txt').read_text()\n\
+         print('n is', n, flush=True)\n",
+    );
+    let mut host = start(&p, &["lib.py", "--no-clear", "-v"], "n is 1");
+    host.wait_for("watching data files:");
+    assert!(
+        !host.transcript().contains("ignored.txt"),
+        "{}",
+        host.transcript()
+    );
+    let mark = host.count("(run ");
+    std::fs::write(p.path("data/config.json"), "{\"n\": 2}\n").unwrap();
+    host.wait_count("n is 2", 1);
+    host.wait_count("(run ", mark + 1);
+    // A file an ignore rule names is not watched.
+    std::fs::write(p.path("data/ignored.txt"), "b\n").unwrap();
+    std::fs::write(p.path("data/config.json"), "{\"n\": 3}\n").unwrap();
+    host.wait_count("n is 3", 1);
+    host.wait_count("(run ", mark + 2);
+    host.settle(std::time::Duration::from_millis(300));
+    assert_eq!(host.count("(run "), mark + 2, "{}", host.transcript());
+    assert_eq!(host.count("ignored.txt"), 0, "{}", host.transcript());
+}
+
+#[test]
+fn no_data_files_turns_it_off() {
+    let p = Project::new();
+    p.write("data.txt", "1\n");
+    p.write(
+        "lib.py",
+        "print('read', open('data.txt').read().strip(), flush=True)\n",
+    );
+    let mut host = start(&p, &["lib.py", "--no-clear", "--no-data-files"], "read 1");
+    std::fs::write(p.path("data.txt"), "2\n").unwrap();
+    // A later save of the module itself shows the data file's save ran nothing.
+    let lines = save_run(
+        &p,
+        &mut host,
+        "lib.py",
+        "print('read', open('data.txt').read().strip(), 'v2', flush=True)\n",
+        "v2",
+    );
+    has(&host, &lines, "read 2 v2");
+    assert_eq!(host.count("(run "), 2, "{}", host.transcript());
+}
+
+// ---- 7. The original's --recursive ----
+
+#[test]
+fn the_originals_recursive_flag_and_variable_mean_the_dependents_mode() {
+    let p = Project::new();
+    p.write("lib.py", "print('ok')\n");
+    let done = p.run(&["lib.py", "--recursive", "--print-config"]);
+    assert_eq!(done.code(), Some(0), "{}", done.stderr);
+    assert!(
+        done.stdout.contains("reload") && done.stdout.contains("changed"),
+        "{}",
+        done.stdout
+    );
+    let mut cmd = p.command(&["lib.py", "--once"]);
+    cmd.env("HOTLOAD_RECURSIVE", "HOTLOAD_RECURSIVE")
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---- 12. The original launch-script API under plain Python ----
+
+#[test]
+fn the_original_api_under_plain_python_runs_same_size_edits_within_one_second() {
+    let p = Project::new();
+    p.write("lib.py", "x = 0\nprint('x is', x, flush=True)\n");
+    p.write(
+        "launch.py",
+        "import hotload\n\
+         hotload.hotload(watch=[['lib.py']], steps=[hotload.ReloadedPythonModule.from_module_name('lib')], waittime_ms=5)\n",
+    );
+    let python_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+    // Plain Python, as a user runs a launch script: bytecode writing on (the default); output
+    // unbuffered, so that the loop's own "Successfully reloaded" lines arrive as printed.
+    let mut python = std::process::Command::new("python3");
+    python
+        .arg("launch.py")
+        .current_dir(p.dir.path())
+        .env("PYTHONPATH", &python_dir)
+        .env("PYTHONUNBUFFERED", "1")
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("HOTLOAD_RUNNING")
+        .stdin(std::process::Stdio::null());
+    let mut host = Host::spawn(python);
+    host.wait_for("x is 0");
+    // The loop has taken its first look at the files once its first run is reported.
+    host.wait_count("Successfully reloaded lib", 1);
+    assert!(
+        std::fs::read_dir(p.path("__pycache__")).is_ok_and(|mut d| d.next().is_some()),
+        "bytecode is not written, so this test proves nothing"
+    );
+    // Same size, well within one second of each other: CPython's .pyc check cannot tell them
+    // apart by (mtime seconds, size).
+    for x in 1..=4 {
+        let n = host.count("Successfully reloaded lib");
+        save_in_place(
+            &p.path("lib.py"),
+            &format!("x = {x}\nprint('x is', x, flush=True)\n"),
+        );
+        host.wait_count("Successfully reloaded lib", n + 1);
+        host.wait_count(&format!("x is {x}"), 1);
+    }
+}

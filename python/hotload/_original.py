@@ -104,6 +104,7 @@ class ReloadedPythonModule(Runnable):
             self._fresh = False
         else:
             self.pre_reload_hook(self.module)
+            forget_bytecode(self.module)
             self.module = importlib.reload(self.module)
         self.post_reload_hook(self.module)
         import datetime
@@ -127,7 +128,23 @@ class ReloadModules(Runnable):
     def run(self, changed_modules: Iterable[ModuleType] = (), **kwargs: Any) -> None:
         for module in changed_modules:
             if module is not self.main_module:
+                forget_bytecode(module)
                 importlib.reload(module)
+
+
+def forget_bytecode(module: ModuleType) -> None:
+    """Drops the module's cached bytecode before a reload: CPython checks a .pyc by the source's
+    modification time in whole seconds and its size, so a same-size edit within the same second
+    would otherwise run the previous version."""
+    source = getattr(module, "__file__", None)
+    if not source or not source.endswith(".py") or sys.implementation.cache_tag is None:
+        return
+    import importlib.util
+
+    try:
+        os.remove(importlib.util.cache_from_source(source))
+    except (OSError, ValueError):
+        pass
 
 
 class LaunchHandOver(BaseException):
