@@ -2,15 +2,37 @@
 //! give the binary an rpath to that libpython, and record what the binary was built against so
 //! that it can check at start-up that the interpreter it loaded is that one. Also compiles the
 //! embedded `hotload` package to code objects with that Python, so start-up skips compiling it.
+//!
+//! All of that is for the embedding binary only, which gets `cfg(hotload_embed)`. Building the
+//! extension module for the wheel (maturin sets PYO3_BUILD_EXTENSION_MODULE; the abi3 build has
+//! no interpreter config to probe) skips it: that module runs in the user's interpreter and the
+//! wheel ships python/hotload/ as plain source.
 
 use std::process::Command;
 
 fn main() {
-    pyo3_build_config::add_libpython_rpath_link_args();
+    println!("cargo:rustc-check-cfg=cfg(hotload_embed)");
+    println!("cargo:rerun-if-env-changed=PYO3_BUILD_EXTENSION_MODULE");
+    if std::env::var_os("PYO3_BUILD_EXTENSION_MODULE").is_some() {
+        // Without any rerun-if line cargo would rerun this (and rebuild the crate) whenever
+        // any file of the package changes, python/ included.
+        println!("cargo:rerun-if-changed=build.rs");
+        return;
+    }
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-changed=python");
-
     let config = pyo3_build_config::get();
+    if matches!(
+        config.target_abi().kind(),
+        pyo3_build_config::PythonAbiKind::Stable(_)
+    ) {
+        panic!(
+            "the embedding binary cannot be built for the stable ABI (it starts CPython with \
+             PyConfig); build the abi3 extension with `pip wheel .` / maturin instead"
+        );
+    }
+    println!("cargo:rustc-cfg=hotload_embed");
+    pyo3_build_config::add_libpython_rpath_link_args();
     let python = config
         .executable()
         .expect("pyo3 found no Python executable; set PYO3_PYTHON=/path/to/python3");

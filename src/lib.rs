@@ -50,11 +50,32 @@ impl From<String> for Failure {
 
 /// How the interpreter is had: the binary starts an embedded one and finalises it at exit;
 /// inside a Python process (the extension module) it is already there and Python finalises
-/// it after `run` returns.
+/// it after `run` returns (the process exits then: `hotload_host.main`).
 pub struct Embedding {
     pub start: fn() -> Result<(), String>,
     /// Runs Python's shutdown (atexit handlers, flushing and closing files), if it is ours.
     pub finalize: fn(),
+}
+
+/// The extension module of the wheel (`hotload_host._core`): the same program, inside the
+/// interpreter that runs the `hotload-host` console script.
+#[pyo3::pymodule]
+mod _core {
+    use std::ffi::OsString;
+
+    use pyo3::prelude::*;
+
+    /// Runs hotload-host with `argv` (the program name first); returns the exit status, after
+    /// which the caller exits (Python's shutdown then runs; a watchdog bounds it).
+    #[pyfunction]
+    fn main(py: Python<'_>, argv: Vec<OsString>) -> u8 {
+        let embedding = super::Embedding {
+            start: || Ok(()),
+            finalize: || {},
+        };
+        let _ = py;
+        super::run(argv, &embedding)
+    }
 }
 
 /// How long Python's shutdown may take (a non-daemon thread that never ends) before the host

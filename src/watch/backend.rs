@@ -182,10 +182,8 @@ fn convert(event: notify::Event, out: &mut Vec<FsEvent>) {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => each(out, &FsEvent::Written),
         EventKind::Modify(ModifyKind::Name(RenameMode::To)) => each(out, &FsEvent::MovedTo),
         EventKind::Modify(ModifyKind::Name(RenameMode::From)) => each(out, &FsEvent::MovedFrom),
-        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) if paths.len() == 2 => {
-            out.push(FsEvent::MovedFrom(paths[0].clone()));
-            out.push(FsEvent::MovedTo(paths[1].clone()));
-        }
+        // notify's inotify watcher reports the two halves of a rename as From and To too.
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {}
         EventKind::Modify(ModifyKind::Name(_)) => each(out, &|p: PathBuf| {
             if p.exists() {
                 FsEvent::MovedTo(p)
@@ -229,12 +227,20 @@ fn with_sigint_blocked<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// A non-blocking, close-on-exec pipe: (read end, write end).
+/// A non-blocking, close-on-exec pipe: (read end, write end). (pipe + fcntl rather than
+/// pipe2, which macOS lacks.)
 pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two fds that we own immediately.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+    // SAFETY: pipe fills two fds that we own immediately; fcntl on those fds.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [&read, &write] {
+        unsafe {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
+        }
+    }
+    Ok((read, write))
 }

@@ -373,7 +373,14 @@ impl Watch {
 }
 
 /// Whether some process has `path` open for writing: a read lease is refused exactly then.
-/// (Filesystems without leases, or files we do not own, answer "no".)
+/// (Filesystems without leases, or files we do not own, answer "no"; so do systems without
+/// leases at all.)
+#[cfg(not(target_os = "linux"))]
+fn open_for_writing(_path: &Path) -> bool {
+    false
+}
+
+#[cfg(target_os = "linux")]
 fn open_for_writing(path: &Path) -> bool {
     use std::os::fd::AsRawFd;
     let Ok(file) = std::fs::File::open(path) else {
