@@ -22,9 +22,11 @@ def _parity_pad(counter, body):
 
 def latency_module(counter, deps):
     """A small module that imports the heavy dependencies (already imported after the first
-    run) and prints its counter."""
+    run) and prints its counter. It flushes the line itself: every tool's stdout is a pipe here
+    (block-buffered in Python), and not every peer flushes after running the module, while a
+    user's terminal shows each line at once."""
     lines = ["import %s" % d for d in deps]
-    lines += ["COUNTER = %d" % counter, "print(%r)" % (NEEDLE % counter)]
+    lines += ["COUNTER = %d" % counter, "print(%r, flush=True)" % (NEEDLE % counter)]
     body = "\n".join(lines) + "\n"
     return body + _parity_pad(counter, body) + "\n"
 

@@ -1,7 +1,7 @@
-"""The event floor (a diagnostic, not a reloader): block on an inotify fd watching lib.py's
-directory and, on each completed save of lib.py (IN_CLOSE_WRITE or IN_MOVED_TO), print the
-counter found in the file. No interpreter work beyond that: what any separate event-driven
-process pays for write -> OS event -> wake-up -> pipe, before it reloads anything.
+"""The event floor in Python (a diagnostic beside the C floor, bench/inotify_floor.c): block on
+an inotify fd watching lib.py's directory and, on each completed save of lib.py (IN_CLOSE_WRITE
+or IN_MOVED_TO), print the counter found in the file. No reload: the difference to the C floor
+is what waking a Python process costs, before any importlib work.
 
     python inotify_floor.py lib.py
 """
