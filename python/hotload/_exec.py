@@ -65,15 +65,17 @@ def run_as_main(path):
     return module, code
 
 
-def run_again(module):
-    """Runs the current source of `module` in its namespace. Returns the code, or None when the
-    module had to go through importlib.reload."""
-    path = _source_path(module)
+def run_again(module, code=None):
+    """Runs the current source of `module` in its namespace (or `code`, the code it ran last
+    time, when its file did not change). Returns the code, or None when the module had to go
+    through importlib.reload."""
+    path = source_path(module)
     if path is not None:
-        try:
-            code = _compile(path)
-        except OSError:
-            code = None  # gone, moved, replaced by a package: let importlib find it
+        if code is None:
+            try:
+                code = _compile(path)
+            except OSError:
+                code = None  # gone, moved, replaced by a package: let importlib find it
         if code is not None:
             exec(code, module.__dict__)
             return code
@@ -90,7 +92,8 @@ def _plain_source(spec):
     )
 
 
-def _source_path(module):
+def source_path(module):
+    """The source file a plain source module runs from, or None (importlib's business)."""
     if module.__name__ == "__main__" and getattr(module, "__spec__", None) is None:
         loader = getattr(module, "__loader__", None)
         return getattr(module, "__file__", None) if type(loader) is _SourceFileLoader else None

@@ -4,7 +4,7 @@
 A project module is a loaded module whose source file is under one of the project roots (the
 target's root and the watched directories) and not in an installed location (stdlib,
 site-packages). Imports are read from each module's source with `ast` (module level and inside
-functions alike, in source order), cached by file size and modification time, so a save
+functions alike, in source order), cached until the host reports the file saved, so a save
 re-parses only the files that changed.
 
 Edges. `import a.b` and `from a.b import c` (c a module) make the module depend *strongly* on
@@ -49,15 +49,32 @@ from hotload._names import absolute_name
 class ImportGraph:
     def __init__(self):
         self.roots = []
-        self._parsed = {}  # path -> ((size, mtime_ns), (imports in source order))
+        self._parsed = {}  # path -> (imports in source order), until the file is saved
         self._project_path = {}  # module __file__ -> its real path if a project file, else None
+        self._modules = (None, None)  # (sys.modules size when worked out, project modules)
 
     def set_roots(self, roots):
         self.roots = sorted({os.path.realpath(r) + os.sep for r in roots})
         self._project_path.clear()
+        self._modules = (None, None)
+
+    def forget_sources(self, paths):
+        """These files were saved (or deleted): parse them again when they are next needed.
+        (The host's events say when a file changed: no stat per module per save.)"""
+        for path in paths:
+            self._parsed.pop(path, None)
 
     def project_modules(self):
-        """{module name: source path} of loaded project modules."""
+        """{module name: source path} of loaded project modules (worked out again when
+        sys.modules grows or shrinks)."""
+        size, found = self._modules
+        if size == len(sys.modules):
+            return found
+        found = self._project_modules()
+        self._modules = (len(sys.modules), found)
+        return found
+
+    def _project_modules(self):
         found = {}
         for name, module in list(sys.modules.items()):
             path = getattr(module, "__file__", None)
@@ -93,16 +110,10 @@ class ImportGraph:
 
     def _imports(self, name, path):
         """[(imported module name, candidate submodule names)] of `name`'s source, in order."""
-        try:
-            st = os.stat(path)
-            stamp = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            return ()
         cached = self._parsed.get(path)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, tuple(_import_statements(name, path)))
-            self._parsed[path] = cached
-        return cached[1]
+        if cached is None:
+            cached = self._parsed[path] = tuple(_import_statements(name, path))
+        return cached
 
     def edges(self, name, path, known):
         """(strong, weak) lists of the project modules in `known` that `name` imports, in

@@ -16,7 +16,9 @@ Each step returns `(outcome, detail, notes, phases, handover)`:
 
 import importlib
 import os
-import signal
+# The C module under `signal`: the same functions, without the enum set-up that importing
+# `signal` costs at start-up (about a millisecond).
+import _signal as signal
 import sys
 import time
 
@@ -65,6 +67,7 @@ class Host:
         self._reloaded = set()
         self._plan_reloads = set()
         self._plan_roots = []
+        self._changed_set = set()
         # Per step: collected for the step's report.
         self._notes = []
         self._phases = []
@@ -112,15 +115,21 @@ class Host:
         _streams.repair()
         if self._user_sigint is not None:
             signal.signal(signal.SIGINT, self._user_sigint)
-        self.deleted.difference_update(os.path.realpath(p) for p in changed)
-        self.deleted.update(os.path.realpath(p) for p in deleted)
+        # The host's paths are real paths already (it watches canonical directories).
+        self.deleted.difference_update(changed)
+        self.deleted.update(deleted)
         self._changed = changed
+        self._changed_set = set(changed)
+        self.graph.forget_sources(changed)
         self._reloaded.clear()
         self._plan_reloads = {self._module_name(n) for n in plan_reloads}
         self._plan_roots = [self._module_name(n) for n in plan_uses]
-        _forget_bytecode(changed)
-        if any(os.path.realpath(p) not in self.loaded_sources for p in changed):
-            # A file no loaded module came from: maybe a new module; let imports find it.
+        unknown = [p for p in changed if p not in self.loaded_sources]
+        if unknown:
+            # A file no loaded module came from: maybe a new module; let imports find it, and
+            # let no stale bytecode stand in for it (loaded modules run from source, never
+            # from bytecode: see _exec.py).
+            _forget_bytecode(unknown)
             importlib.invalidate_caches()
         self._report_deleted(deleted)
         if self.data_files:
@@ -243,8 +252,9 @@ class Host:
         else:
             module, code = _exec.import_fresh(name)
             self._hint_main(name, code)
-        if code is not None and self.mode != "entry":
-            self.names.after_exec(module, code, None)
+        if code is not None:
+            if self.mode != "entry":
+                self.names.after_exec(module, code, None)
             self.codes[name] = code
         return module
 
@@ -265,6 +275,9 @@ class Host:
         _graph.py); modules the current code no longer imports are evicted instead. Returns
         the entry's own time."""
         order, evicted = self.graph.reload_order(self._changed, entry, self._plan_roots, self.deleted)
+        if evicted:
+            # Imported again later through importlib, which reads bytecode: drop it first.
+            _forget_bytecode([getattr(sys.modules.get(n), "__file__", None) or "" for n in evicted])
         evict(evicted)
         for name in evicted:
             self.names.forget(name)
@@ -301,11 +314,18 @@ class Host:
         old_code = self.codes.get(name)
         code = None
         complete = False
+        # A module that re-runs because something it imports changed, while its own file did
+        # not, runs the code it ran last time: no read, no compile.
+        unchanged = self.codes.get(name)
+        if unchanged is not None and _exec.source_path(module) in self._changed_set:
+            unchanged = None
         try:
             with capture_code() as codes:
-                code = _exec.run_again(module)
+                code = _exec.run_again(module, unchanged)
             code = code or codes.get(name)
             complete = True
+            if name == self._module_name(self.target_name or ""):
+                flush()  # the target's output first; the bookkeeping after it
         finally:
             if tracked:
                 self._record_fresh(codes, skip=name)
@@ -313,6 +333,8 @@ class Host:
                 if code is not None:
                     self.codes[name] = code
         self._remember_source(module)
+        if code is not None and not tracked:
+            self.codes[name] = code
         if self.mode == "deep":
             patch_module(module, before, lambda text: self._note("deep: " + text), old_code=old_code, new_code=code)
 
@@ -327,8 +349,9 @@ class Host:
             self.codes[name] = code
 
     def _remember_source(self, module):
-        origin = getattr(getattr(module, "__spec__", None), "origin", None)
-        if origin:
+        origin = _exec.source_path(module) or getattr(getattr(module, "__spec__", None), "origin", None)
+        if origin and origin not in self.loaded_sources:
+            self.loaded_sources.add(origin)
             self.loaded_sources.add(os.path.realpath(origin))
 
     def _call_pre(self, ref, errors):

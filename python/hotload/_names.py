@@ -93,7 +93,25 @@ def _previous(ops, i, skip):
     return i
 
 
+# stored_names of recent code objects (a dependent that re-runs unchanged code gets the same
+# answer): id -> (code, result), the code kept alive so that its id is not reused.
+_memo = {}
+_MEMO_SIZE = 1024
+
+
 def stored_names(code):
+    """`_stored_names(code)`, remembered for the code objects seen last."""
+    hit = _memo.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    result = _stored_names(code)
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.pop(next(iter(_memo)))
+    _memo[id(code)] = (code, result)
+    return result
+
+
+def _stored_names(code):
     """What the module code object `code` can bind in its module's namespace.
 
     Returns (names, star_imports): `names` a frozenset of the names stored or deleted by the
@@ -244,8 +262,15 @@ class NameRecords:
         if before is not None and "__annotations__" not in namespace and "__annotations__" in before:
             if not complete:
                 namespace["__annotations__"] = before["__annotations__"]
-        current = bound_names(code, namespace, before, getattr(module, "__package__", None))
-        previous = self._bound.get(name) if before is not None else None
+        package = getattr(module, "__package__", None)
+        if before is None:
+            # A fresh module: every name in it counts; what its code could store besides is
+            # worked out when a reload first needs it (that decoding imports `opcode`, which
+            # start-up can do without).
+            self._bound[name] = _Fresh(frozenset(namespace), code, package)
+            return []
+        current = bound_names(code, namespace, before, package)
+        previous = self._resolve(name)
         removed = []
         if complete and before is not None and previous is not None and current is not None and code is not None:
             for attr in previous - current:
@@ -263,6 +288,12 @@ class NameRecords:
         self._bound[name] = current
         return sorted(removed)
 
+    def _resolve(self, name):
+        bound = self._bound.get(name)
+        if isinstance(bound, _Fresh):
+            bound = self._bound[name] = bound.names_bound()
+        return bound
+
     @staticmethod
     def _removable(module_name, attr, value):
         if attr in _SYSTEM and attr != "__doc__":
@@ -276,7 +307,28 @@ class NameRecords:
 
     def bound(self, module_name):
         """The names the current version of the module bound, or None if unknown."""
-        return self._bound.get(module_name)
+        return self._resolve(module_name)
+
+
+class _Fresh:
+    """What a fresh module bound, before its code's stores are decoded."""
+
+    __slots__ = ("names", "code", "package")
+
+    def __init__(self, names, code, package):
+        self.names, self.code, self.package = names, code, package
+
+    def names_bound(self):
+        if self.code is None:
+            return self.names
+        stored, stars = stored_names(self.code)
+        names = self.names | stored
+        if stars:
+            star = _star_names(stars, self.package)
+            if star is None:
+                return None
+            names |= star
+        return frozenset(names)
 
 
 class capture_code:
