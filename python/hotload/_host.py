@@ -80,7 +80,7 @@ class Host:
         self._changed = changed
         self._reloaded.clear()
         self._plan_reloads = set(plan_reloads)
-        _forget_bytecode(changed)
+        _forget_bytecode(changed, self.graph, self.loaded_sources)
         if any(os.path.realpath(p) not in self.loaded_sources for p in changed):
             # A file no loaded module came from: maybe a new module; let imports find it.
             importlib.invalidate_caches()
@@ -277,16 +277,25 @@ def flush():
             pass
 
 
-def _forget_bytecode(paths):
+def _forget_bytecode(paths, graph, loaded_sources):
     """Drop cached bytecode of changed sources: a save within the same second and with the
-    same size as the last one would otherwise run the stale .pyc."""
+    same size as the last one would otherwise run the stale .pyc. Only for modules the host
+    reloads, under the project's roots: the host never deletes files outside the project. (The
+    paths come from the host's watcher, which reports real paths.)"""
     if sys.implementation.cache_tag is None:  # no bytecode cache at all
         return
     import importlib.util
 
+    project = None
     for path in paths:
-        if path.endswith(".py"):
-            try:
-                os.remove(importlib.util.cache_from_source(path))
-            except (OSError, ValueError):
-                pass
+        if not path.endswith(".py") or not any(path.startswith(r) for r in graph.roots):
+            continue
+        if path not in loaded_sources:
+            if project is None:
+                project = set(graph.project_modules().values())
+            if path not in project:
+                continue
+        try:
+            os.remove(importlib.util.cache_from_source(path))
+        except (OSError, ValueError):
+            pass

@@ -6,6 +6,7 @@
 //! formatter) is a burst: it runs once it has been quiet for `BURST_QUIET` (or `--debounce`),
 //! and at the latest `BURST_MAX` after it began. With `--debounce`, every save waits.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,8 @@ struct Pending {
     /// When the watcher last reported anything (saves or not): a burst waits for quiet.
     last_activity: Instant,
     burst: bool,
+    /// The paths in `batch`, to keep them unique in constant time (a burst can have 20,000).
+    seen: HashSet<PathBuf>,
 }
 
 impl Batcher {
@@ -53,12 +56,13 @@ impl Batcher {
     }
 
     /// What one read of the watcher found at `now`: the saved paths (possibly none: other
-    /// activity, which still keeps a burst open) and whether events were lost.
+    /// activity, which still keeps a burst open; duplicates are dropped) and whether events
+    /// were lost.
     pub fn add(&mut self, now: Instant, paths: Vec<PathBuf>, lost: bool) {
         if let Some(p) = &mut self.pending {
             p.burst |= !paths.is_empty() || lost;
             for path in paths {
-                if !p.batch.paths.contains(&path) {
+                if p.seen.insert(path.clone()) {
                     p.batch.paths.push(path);
                 }
             }
@@ -69,6 +73,11 @@ impl Batcher {
         if paths.is_empty() && !lost {
             return;
         }
+        let mut seen = HashSet::with_capacity(paths.len());
+        let paths: Vec<PathBuf> = paths
+            .into_iter()
+            .filter(|p| seen.insert(p.clone()))
+            .collect();
         let continues_burst = self
             .last_run_end
             .is_some_and(|end| now.saturating_duration_since(end) < BURST_GAP);
@@ -81,7 +90,16 @@ impl Batcher {
             },
             last_activity: now,
             burst,
+            seen,
         });
+    }
+
+    /// The pending batch waits for quiet even if it is one file: a deletion (deletions come
+    /// in groups, `rm -r` or a checkout, and the directory itself may go last).
+    pub fn wait_for_quiet(&mut self) {
+        if let Some(p) = &mut self.pending {
+            p.burst = true;
+        }
     }
 
     /// When the pending batch is due (None: nothing pending).
@@ -139,6 +157,24 @@ mod tests {
         let batch = b.take_due(t0).unwrap();
         assert_eq!(batch.paths, paths(&["a.py"]));
         assert!(b.take_due(t0 + ms(1)).is_none());
+    }
+
+    #[test]
+    fn the_same_file_twice_in_one_read_is_a_lone_save() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, paths(&["a.py", "a.py"]), false);
+        assert_eq!(b.due_at(), Some(t0));
+        assert_eq!(b.take_due(t0).unwrap().paths, paths(&["a.py"]));
+    }
+
+    #[test]
+    fn a_deletion_waits_for_quiet() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, paths(&["a.py"]), false);
+        b.wait_for_quiet();
+        assert_eq!(b.due_at(), Some(t0 + BURST_QUIET));
     }
 
     #[test]

@@ -41,6 +41,15 @@ impl Signals {
         self.write.as_raw_fd()
     }
 
+    /// Whether a signal arrived since the last look (without waiting); clears it.
+    pub fn take(&self) -> bool {
+        let ready = ready_now(self.read.as_raw_fd());
+        if ready {
+            self.drain();
+        }
+        ready
+    }
+
     fn drain(&self) {
         let mut buf = [0u8; 64];
         while matches!((&self.read).read(&mut buf), Ok(n) if n > 0) {}
@@ -81,6 +90,13 @@ pub fn wait(
         ready.stdin_gone = fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
     }
     ready
+}
+
+/// Whether `fd` is readable now (a zero-timeout poll).
+pub fn ready_now(fd: RawFd) -> bool {
+    let mut pfd = pollin(fd);
+    // SAFETY: a zero-timeout poll of one descriptor the caller owns.
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
 }
 
 fn pollin(fd: RawFd) -> libc::pollfd {
