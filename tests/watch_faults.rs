@@ -32,7 +32,10 @@ fn since(h: &Host, mark: usize) -> String {
 
 /// Waits for a line containing `needle` printed after line `mark`.
 fn wait_after(h: &mut Host, mark: usize, needle: &str) {
-    let before = h.lines[..mark].iter().filter(|(_, l)| l.contains(needle)).count();
+    let before = h.lines[..mark]
+        .iter()
+        .filter(|(_, l)| l.contains(needle))
+        .count();
     h.wait_count(needle, before + 1);
 }
 
@@ -147,7 +150,10 @@ fn unreadable_directories_at_start_up_and_created_later_are_skipped_with_a_warni
     host.wait_for("helper 1");
     host.wait_for("(run 1");
     for dir in ["locked", "sub/deeper/locked2"] {
-        let named = format!("cannot watch {} (permission denied): skipped", canon(&p.path(dir)).display());
+        let named = format!(
+            "cannot watch {} (permission denied): skipped",
+            canon(&p.path(dir)).display()
+        );
         assert_eq!(host.count(&named), 1, "{}", host.transcript());
     }
 
@@ -238,14 +244,23 @@ fn deleted_root_is_reported_and_watched_again_once_it_is_back() {
         &format!("{shown_root} was deleted or moved away: nothing there is watched"),
     );
     host.settle(SETTLE);
-    assert_eq!(runs(&host), before, "nothing to run while it is gone:\n{}", since(&host, mark));
+    assert_eq!(
+        runs(&host),
+        before,
+        "nothing to run while it is gone:\n{}",
+        since(&host, mark)
+    );
     assert_clean(&since(&host, mark));
 
     // Back (a fresh directory, moved into place as a checkout or a restore would).
     let mark = host.lines.len();
     let staged = root_project(&p, "staged", 2);
     std::fs::rename(&staged, &root).unwrap();
-    wait_after(&mut host, mark, &format!("{shown_root} is back: watching it again"));
+    wait_after(
+        &mut host,
+        mark,
+        &format!("{shown_root} is back: watching it again"),
+    );
     wait_after(&mut host, mark, &format!("boot {boot} v 2 cwd proj"));
 
     // Watched as before, same interpreter.
@@ -280,7 +295,11 @@ fn renamed_root_is_reported_and_watched_again_once_it_is_back() {
 
     let mark = host.lines.len();
     std::fs::rename(p.path("moved"), &root).unwrap();
-    wait_after(&mut host, mark, &format!("{shown_root} is back: watching it again"));
+    wait_after(
+        &mut host,
+        mark,
+        &format!("{shown_root} is back: watching it again"),
+    );
     wait_after(&mut host, mark, &format!("boot {boot} v 2 cwd proj"));
     let mark = host.lines.len();
     save_via_rename(&root.join("helper.py"), "V = 3\n");
@@ -318,7 +337,12 @@ fn stdin_pipe_that_stays_open_runs_at_once_and_listed_files_join_as_they_arrive(
     let before = runs(&host);
     save_in_place(&p.path("other.py"), "x = 2\n");
     host.settle(SETTLE);
-    assert_eq!(runs(&host), before, "an unlisted file:\n{}", since(&host, mark));
+    assert_eq!(
+        runs(&host),
+        before,
+        "an unlisted file:\n{}",
+        since(&host, mark)
+    );
     save_in_place(&p.path("listed.py"), "x = 1\n");
     wait_after(&mut host, mark, "after saving listed.py");
 
@@ -373,7 +397,12 @@ fn symlink_alias_of_a_directory_is_watched_once_and_removing_one_keeps_the_watch
     save_in_place(&p.path("src/helper.py"), "V = 2\n");
     wait_after(&mut host, mark, "helper 2");
     host.settle(SETTLE);
-    assert_eq!(changed_since(&host, mark), [real.clone()], "{}", since(&host, mark));
+    assert_eq!(
+        changed_since(&host, mark),
+        std::slice::from_ref(&real),
+        "{}",
+        since(&host, mark)
+    );
 
     // `ln -s src current; rm current` while running, then the start-up alias goes too.
     for link in ["current", "alias"] {
@@ -388,7 +417,12 @@ fn symlink_alias_of_a_directory_is_watched_once_and_removing_one_keeps_the_watch
         save_in_place(&p.path("src/helper.py"), &format!("V = {v}\n"));
         wait_after(&mut host, mark, &format!("helper {v}"));
         host.settle(SETTLE);
-        assert_eq!(changed_since(&host, mark), [real.clone()], "{}", since(&host, mark));
+        assert_eq!(
+            changed_since(&host, mark),
+            std::slice::from_ref(&real),
+            "{}",
+            since(&host, mark)
+        );
     }
     assert_clean(&host.transcript());
 }
@@ -411,7 +445,12 @@ fn symlink_loop_does_not_hide_saves_and_they_reload_the_real_module() {
         save_in_place(&p.path("helper.py"), &format!("V = {v}\n"));
         wait_after(&mut host, mark, &format!("helper {v}"));
         host.settle(SETTLE);
-        assert_eq!(changed_since(&host, mark), [real.clone()], "{}", since(&host, mark));
+        assert_eq!(
+            changed_since(&host, mark),
+            std::slice::from_ref(&real),
+            "{}",
+            since(&host, mark)
+        );
     }
     assert_clean(&host.transcript());
 }
@@ -485,7 +524,12 @@ fn an_outside_directory_linked_into_the_tree_keeps_its_bytecode() {
     save_in_place(&outside.path().join("pkg/m.py"), "X = 2\n");
     host.settle(SETTLE);
     for pyc in &pycs {
-        assert!(pyc.exists(), "{} was deleted\n{}", pyc.display(), host.transcript());
+        assert!(
+            pyc.exists(),
+            "{} was deleted\n{}",
+            pyc.display(),
+            host.transcript()
+        );
     }
     assert_clean(&host.transcript());
 }
@@ -523,7 +567,12 @@ fn bytecode_of_a_listed_module_outside_the_project_is_never_deleted() {
     save_in_place(&m, "X = 2\n");
     wait_after(&mut host, mark, "after saving m.py");
     for pyc in &pycs {
-        assert!(pyc.exists(), "{} was deleted\n{}", pyc.display(), host.transcript());
+        assert!(
+            pyc.exists(),
+            "{} was deleted\n{}",
+            pyc.display(),
+            host.transcript()
+        );
     }
     assert_clean(&host.transcript());
 }

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 /// How long a burst must be quiet before its run.
 pub const BURST_QUIET: Duration = Duration::from_millis(50);
+/// A burst this big (or one that lost events) is a checkout, a formatter or a generator, never a
+/// person: it waits longer for quiet, so that its writer being descheduled for a moment (a busy
+/// machine) does not split it into several runs, each of them costly at that size.
+pub const BIG_BURST: usize = 100;
+pub const BIG_BURST_QUIET: Duration = Duration::from_millis(250);
 /// A save arriving this soon after the previous run ended continues a burst, not a new edit
 /// (no person saves again within 10 ms of seeing a result; a checkout or formatter does).
 pub const BURST_GAP: Duration = Duration::from_millis(10);
@@ -108,7 +113,7 @@ impl Batcher {
         if !p.burst {
             return Some(p.batch.first_at);
         }
-        let quiet = self.quiet();
+        let quiet = self.quiet(p);
         let latest = p.batch.first_at + BURST_MAX.max(quiet * 4);
         Some((p.last_activity + quiet).min(latest))
     }
@@ -127,11 +132,13 @@ impl Batcher {
         self.last_run_end = Some(end);
     }
 
-    fn quiet(&self) -> Duration {
-        if self.debounce.is_zero() {
-            BURST_QUIET
-        } else {
+    fn quiet(&self, p: &Pending) -> Duration {
+        if !self.debounce.is_zero() {
             self.debounce
+        } else if p.batch.paths.len() >= BIG_BURST || p.batch.lost {
+            BIG_BURST_QUIET
+        } else {
+            BURST_QUIET
         }
     }
 }
@@ -166,6 +173,22 @@ mod tests {
         b.add(t0, paths(&["a.py", "a.py"]), false);
         assert_eq!(b.due_at(), Some(t0));
         assert_eq!(b.take_due(t0).unwrap().paths, paths(&["a.py"]));
+    }
+
+    #[test]
+    fn a_big_burst_waits_longer_for_quiet() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        let many: Vec<PathBuf> = (0..BIG_BURST)
+            .map(|i| PathBuf::from(format!("{i}.py")))
+            .collect();
+        b.add(t0, many[..BIG_BURST - 1].to_vec(), false);
+        assert_eq!(b.due_at(), Some(t0 + BURST_QUIET));
+        b.add(t0 + ms(10), many.clone(), false);
+        assert_eq!(b.due_at(), Some(t0 + ms(10) + BIG_BURST_QUIET));
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, Vec::new(), true);
+        assert_eq!(b.due_at(), Some(t0 + BIG_BURST_QUIET));
     }
 
     #[test]
@@ -219,7 +242,7 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Batcher::new(Duration::ZERO);
         b.add(t0, Vec::new(), true);
-        let batch = b.take_due(t0 + BURST_QUIET).unwrap();
+        let batch = b.take_due(t0 + BIG_BURST_QUIET).unwrap();
         assert!(batch.lost && batch.paths.is_empty());
     }
 

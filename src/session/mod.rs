@@ -16,8 +16,8 @@ use crate::project::{self, Project};
 use crate::python::bridge::{Bridge, Console};
 use crate::ui::terminal::{HELP, Key, Keys, STDIN};
 use crate::ui::{Outcome, Printer, Status, format_duration, plural};
-use crate::watch::spec::StdinList;
 use crate::watch::backend::FsEvent;
+use crate::watch::spec::StdinList;
 use crate::watch::{Notice, Spec, Watch, WatchError};
 use batch::{Batch, Batcher};
 use events::Signals;
@@ -336,8 +336,14 @@ impl<'a, 'py> Session<'a, 'py> {
         loop {
             // A burst is quiet only if nothing is waiting to be read (reading the last events
             // may have taken longer than the quiet period).
-            if self.batcher.due_at().is_some_and(|due| due <= Instant::now())
-                && self.watch.as_ref().is_some_and(|w| events::ready_now(w.fd()))
+            if self
+                .batcher
+                .due_at()
+                .is_some_and(|due| due <= Instant::now())
+                && self
+                    .watch
+                    .as_ref()
+                    .is_some_and(|w| events::ready_now(w.fd()))
             {
                 self.read_watch()?;
             }

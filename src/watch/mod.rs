@@ -360,7 +360,11 @@ impl Watch {
         self.notices.push(Notice::Back(format!(
             "{} {}: watching it again",
             dir.display(),
-            if was_missing { "is back" } else { "was replaced" }
+            if was_missing {
+                "is back"
+            } else {
+                "was replaced"
+            }
         )));
         Ok(())
     }
@@ -463,7 +467,7 @@ impl Watch {
             let rules = self.rules_for(&dir);
             for (path, kind) in entries {
                 seen += 1;
-                if seen % STOP_EVERY == 0 && stop() {
+                if seen.is_multiple_of(STOP_EVERY) && stop() {
                     return Err(WatchError::Interrupted);
                 }
                 // (A symlink is neither: a directory is walked under its real path only.)
