@@ -390,7 +390,7 @@ impl Watch {
             // except those still open for writing (their close, now watched, will report them).
             let mut found = Vec::new();
             self.add_tree(dir, &mut found, stop)?;
-            let writing = open_for_writing(&found);
+            let writing = open_for_writing(&found, stop)?;
             out.extend(found.into_iter().filter(|f| !writing.contains(f)));
         }
         Ok(())
@@ -591,25 +591,74 @@ fn pseudo_filesystem(_dir: &Path) -> Option<&'static str> {
 }
 
 /// Which of `files` some process has open for writing: a read lease is refused exactly then.
-/// (Filesystems without leases, or files we do not own, answer "no".)
-fn open_for_writing(files: &[PathBuf]) -> HashSet<PathBuf> {
+/// (Filesystems without leases, or files we do not own, answer "no".) An open, one fcntl and
+/// the close, which drops a lease that was granted; `stop` is asked now and then.
+fn open_for_writing(files: &[PathBuf], stop: Stop) -> Result<HashSet<PathBuf>, WatchError> {
     use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut writing = HashSet::new();
-    for path in files {
-        let Ok(file) = std::fs::File::open(path) else {
+    if files.is_empty() {
+        return Ok(writing);
+    }
+    // A writer opening a file in the instant we hold its lease makes the kernel send us SIGIO,
+    // whose default action ends the process: while asking, ignore it unless someone handles it.
+    let _sigio = IgnoreDefault::new(libc::SIGIO);
+    for (i, path) in files.iter().enumerate() {
+        if (i + 1).is_multiple_of(STOP_EVERY) && stop() {
+            return Err(WatchError::Interrupted);
+        }
+        // Never blocking: a FIFO may have been put in the file's place meanwhile.
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+        else {
             continue;
         };
-        // SAFETY: fcntl lease calls on a descriptor we own; the lease is dropped at once.
-        let refused = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) }
-            != 0
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
-        if refused {
+        // SAFETY: a lease request on a descriptor we own (closed right after).
+        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
+        {
             writing.insert(path.clone());
-        } else {
-            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
         }
     }
-    writing
+    Ok(writing)
+}
+
+/// Ignores a signal whose disposition is the default, for as long as it lives.
+struct IgnoreDefault {
+    signal: libc::c_int,
+    old: Option<libc::sigaction>,
+}
+
+impl IgnoreDefault {
+    fn new(signal: libc::c_int) -> IgnoreDefault {
+        // SAFETY: reading and setting one signal's disposition with zeroed structs we own.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut old) != 0
+                || old.sa_sigaction != libc::SIG_DFL
+            {
+                return IgnoreDefault { signal, old: None };
+            }
+            let mut ignore: libc::sigaction = std::mem::zeroed();
+            ignore.sa_sigaction = libc::SIG_IGN;
+            let set = libc::sigaction(signal, &ignore, std::ptr::null_mut()) == 0;
+            IgnoreDefault {
+                signal,
+                old: set.then_some(old),
+            }
+        }
+    }
+}
+
+impl Drop for IgnoreDefault {
+    fn drop(&mut self) {
+        if let Some(old) = &self.old {
+            // SAFETY: restoring the disposition read in `new`.
+            unsafe { libc::sigaction(self.signal, old, std::ptr::null_mut()) };
+        }
+    }
 }
 
 fn limit(watched: usize) -> WatchError {
@@ -628,4 +677,35 @@ fn describe_open(io: &std::io::Error) -> WatchError {
         ));
     }
     WatchError::Other(format!("cannot watch files: {io}"))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// The kernel tells a lease holder that a writer is waiting with SIGIO, whose default
+    /// action ends the process: while the host asks for leases, it must survive that.
+    #[test]
+    fn a_writer_breaking_a_lease_does_not_end_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.py");
+        std::fs::write(&path, "x").unwrap();
+        let _ignored = IgnoreDefault::new(libc::SIGIO);
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: a lease request on a descriptor we own.
+        let leased = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) };
+        assert_eq!(leased, 0, "{}", std::io::Error::last_os_error());
+        let writer_path = path.clone();
+        let writer = std::thread::spawn(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(writer_path)
+                .map(drop)
+        });
+        // The writer's open now waits for the lease and the kernel has sent SIGIO.
+        std::thread::sleep(Duration::from_millis(200));
+        drop(file);
+        writer.join().unwrap().unwrap();
+    }
 }
