@@ -166,7 +166,7 @@ fn run_cli(cli: &Invocation, start_python: fn() -> Result<(), String>) -> Result
     let lookup = project::lookup(&settings)?;
     let ui = Printer::new(cli.quiet, cli.verbose, cli.color, cli.once);
     let stdin_list = if settings.watch.value.is_empty() && !cli.once && !cli.repl {
-        watch::spec::read_stdin_list(&cwd, |m| ui.warn(m))
+        watch::spec::StdinList::open(&cwd)
     } else {
         None
     };

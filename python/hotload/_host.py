@@ -96,6 +96,7 @@ class Host:
             if signal.getsignal(sig) != signal.SIG_IGN:
                 signal.signal(sig, _stop)
         faulthandler.enable()
+        os.register_at_fork(after_in_child=_child_signals)
 
     def prepare(self, root, argv, target_name, target_file, as_main):
         """Put the target's root first on sys.path and give the module its argv and the
@@ -124,12 +125,8 @@ class Host:
         self._reloaded.clear()
         self._plan_reloads = {self._module_name(n) for n in plan_reloads}
         self._plan_roots = [self._module_name(n) for n in plan_uses]
-        unknown = [p for p in changed if p not in self.loaded_sources]
-        if unknown:
-            # A file no loaded module came from: maybe a new module; let imports find it, and
-            # let no stale bytecode stand in for it (loaded modules run from source, never
-            # from bytecode: see _exec.py).
-            _forget_bytecode(unknown)
+        if any(p not in self.loaded_sources for p in changed):
+            # A file no loaded module came from: maybe a new module; let imports find it.
             importlib.invalidate_caches()
         self._report_deleted(deleted)
         if self.data_files:
@@ -277,7 +274,8 @@ class Host:
         order, evicted = self.graph.reload_order(self._changed, entry, self._plan_roots, self.deleted)
         if evicted:
             # Imported again later through importlib, which reads bytecode: drop it first.
-            _forget_bytecode([getattr(sys.modules.get(n), "__file__", None) or "" for n in evicted])
+            files = [getattr(sys.modules.get(n), "__file__", None) or "" for n in evicted]
+            _forget_bytecode(files, self.graph.roots)
         evict(evicted)
         for name in evicted:
             self.names.forget(name)
@@ -317,7 +315,7 @@ class Host:
         # A module that re-runs because something it imports changed, while its own file did
         # not, runs the code it ran last time: no read, no compile.
         unchanged = self.codes.get(name)
-        if unchanged is not None and _exec.source_path(module) in self._changed_set:
+        if unchanged is not None and _real(_exec.source_path(module)) in self._changed_set:
             unchanged = None
         try:
             with capture_code() as codes:
@@ -352,7 +350,7 @@ class Host:
         origin = _exec.source_path(module) or getattr(getattr(module, "__spec__", None), "origin", None)
         if origin and origin not in self.loaded_sources:
             self.loaded_sources.add(origin)
-            self.loaded_sources.add(os.path.realpath(origin))
+            self.loaded_sources.add(_real(origin))
 
     def _call_pre(self, ref, errors):
         try:
@@ -413,6 +411,32 @@ def _stop(signum, frame):
     raise Stopped(signum)
 
 
+def _child_signals():
+    """In a forked child (a pool's worker): the signals as in a plain Python process. A worker
+    must die of SIGTERM (Pool.terminate sends it), and its signals must not wake the host."""
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:
+        return  # forked from another thread: not the main thread here, leave it be
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is _stop:
+            signal.signal(sig, signal.SIG_DFL)
+    for sig in (signal.SIGTSTP, signal.SIGQUIT):  # the host's terminal handlers (Rust)
+        signal.signal(sig, signal.SIG_DFL)
+
+
+_reals = {}
+
+
+def _real(path):
+    """os.path.realpath, remembered (a module's path is looked up on every save that re-runs
+    it; the host's own paths are real already)."""
+    real = _reals.get(path)
+    if real is None and path is not None:
+        real = _reals[path] = os.path.realpath(path)
+    return real
+
+
 def _resolve(ref):
     module_name, _, func_name = ref.partition(":")
     module = sys.modules.get(module_name) or importlib.import_module(module_name)
@@ -444,16 +468,19 @@ def flush():
             pass
 
 
-def _forget_bytecode(paths):
-    """Drop cached bytecode of changed sources: a save within the same second and with the
-    same size as the last one would otherwise run the stale .pyc."""
+def _forget_bytecode(paths, roots):
+    """Drop the cached bytecode of these sources (modules that will be imported again through
+    importlib, which reads it: a save within the same second and with the same size as the
+    last one would otherwise run the stale .pyc). Only under the project's roots: the host never
+    deletes files outside the project. (Loaded modules re-run from source and never read it.)"""
     if sys.implementation.cache_tag is None:  # no bytecode cache at all
         return
     import importlib.util
 
     for path in paths:
-        if path.endswith(".py"):
-            try:
-                os.remove(importlib.util.cache_from_source(path))
-            except (OSError, ValueError):
-                pass
+        if not path.endswith(".py") or not path.startswith(tuple(roots)):
+            continue
+        try:
+            os.remove(importlib.util.cache_from_source(path))
+        except (OSError, ValueError):
+            pass

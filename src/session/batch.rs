@@ -6,11 +6,17 @@
 //! formatter) is a burst: it runs once it has been quiet for `BURST_QUIET` (or `--debounce`),
 //! and at the latest `BURST_MAX` after it began. With `--debounce`, every save waits.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long a burst must be quiet before its run.
 pub const BURST_QUIET: Duration = Duration::from_millis(50);
+/// A burst this big (or one that lost events) is a checkout, a formatter or a generator, never a
+/// person: it waits longer for quiet, so that its writer being descheduled for a moment (a busy
+/// machine) does not split it into several runs, each of them costly at that size.
+pub const BIG_BURST: usize = 100;
+pub const BIG_BURST_QUIET: Duration = Duration::from_millis(250);
 /// A save arriving this soon after the previous run ended continues a burst, not a new edit
 /// (no person saves again within 10 ms of seeing a result; a checkout or formatter does).
 pub const BURST_GAP: Duration = Duration::from_millis(10);
@@ -41,6 +47,8 @@ struct Pending {
     /// When the watcher last reported anything (saves or not): a burst waits for quiet.
     last_activity: Instant,
     burst: bool,
+    /// The paths in `batch`, to keep them unique in constant time (a burst can have 20,000).
+    seen: HashSet<PathBuf>,
 }
 
 impl Batcher {
@@ -53,12 +61,13 @@ impl Batcher {
     }
 
     /// What one read of the watcher found at `now`: the saved paths (possibly none: other
-    /// activity, which still keeps a burst open) and whether events were lost.
+    /// activity, which still keeps a burst open; duplicates are dropped) and whether events
+    /// were lost.
     pub fn add(&mut self, now: Instant, paths: Vec<PathBuf>, lost: bool) {
         if let Some(p) = &mut self.pending {
             p.burst |= !paths.is_empty() || lost;
             for path in paths {
-                if !p.batch.paths.contains(&path) {
+                if p.seen.insert(path.clone()) {
                     p.batch.paths.push(path);
                 }
             }
@@ -69,6 +78,11 @@ impl Batcher {
         if paths.is_empty() && !lost {
             return;
         }
+        let mut seen = HashSet::with_capacity(paths.len());
+        let paths: Vec<PathBuf> = paths
+            .into_iter()
+            .filter(|p| seen.insert(p.clone()))
+            .collect();
         let continues_burst = self
             .last_run_end
             .is_some_and(|end| now.saturating_duration_since(end) < BURST_GAP);
@@ -81,7 +95,16 @@ impl Batcher {
             },
             last_activity: now,
             burst,
+            seen,
         });
+    }
+
+    /// The pending batch waits for quiet even if it is one file: a deletion (deletions come
+    /// in groups, `rm -r` or a checkout, and the directory itself may go last).
+    pub fn wait_for_quiet(&mut self) {
+        if let Some(p) = &mut self.pending {
+            p.burst = true;
+        }
     }
 
     /// When the pending batch is due (None: nothing pending).
@@ -90,7 +113,7 @@ impl Batcher {
         if !p.burst {
             return Some(p.batch.first_at);
         }
-        let quiet = self.quiet();
+        let quiet = self.quiet(p);
         let latest = p.batch.first_at + BURST_MAX.max(quiet * 4);
         Some((p.last_activity + quiet).min(latest))
     }
@@ -114,11 +137,13 @@ impl Batcher {
         self.last_run_end = Some(end);
     }
 
-    fn quiet(&self) -> Duration {
-        if self.debounce.is_zero() {
-            BURST_QUIET
-        } else {
+    fn quiet(&self, p: &Pending) -> Duration {
+        if !self.debounce.is_zero() {
             self.debounce
+        } else if p.batch.paths.len() >= BIG_BURST || p.batch.lost {
+            BIG_BURST_QUIET
+        } else {
+            BURST_QUIET
         }
     }
 }
@@ -144,6 +169,40 @@ mod tests {
         let batch = b.take_due(t0).unwrap();
         assert_eq!(batch.paths, paths(&["a.py"]));
         assert!(b.take_due(t0 + ms(1)).is_none());
+    }
+
+    #[test]
+    fn the_same_file_twice_in_one_read_is_a_lone_save() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, paths(&["a.py", "a.py"]), false);
+        assert_eq!(b.due_at(), Some(t0));
+        assert_eq!(b.take_due(t0).unwrap().paths, paths(&["a.py"]));
+    }
+
+    #[test]
+    fn a_big_burst_waits_longer_for_quiet() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        let many: Vec<PathBuf> = (0..BIG_BURST)
+            .map(|i| PathBuf::from(format!("{i}.py")))
+            .collect();
+        b.add(t0, many[..BIG_BURST - 1].to_vec(), false);
+        assert_eq!(b.due_at(), Some(t0 + BURST_QUIET));
+        b.add(t0 + ms(10), many.clone(), false);
+        assert_eq!(b.due_at(), Some(t0 + ms(10) + BIG_BURST_QUIET));
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, Vec::new(), true);
+        assert_eq!(b.due_at(), Some(t0 + BIG_BURST_QUIET));
+    }
+
+    #[test]
+    fn a_deletion_waits_for_quiet() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.add(t0, paths(&["a.py"]), false);
+        b.wait_for_quiet();
+        assert_eq!(b.due_at(), Some(t0 + BURST_QUIET));
     }
 
     #[test]
@@ -188,7 +247,7 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Batcher::new(Duration::ZERO);
         b.add(t0, Vec::new(), true);
-        let batch = b.take_due(t0 + BURST_QUIET).unwrap();
+        let batch = b.take_due(t0 + BIG_BURST_QUIET).unwrap();
         assert!(batch.lost && batch.paths.is_empty());
     }
 

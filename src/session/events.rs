@@ -41,6 +41,15 @@ impl Signals {
         self.write.as_raw_fd()
     }
 
+    /// Whether a signal arrived since the last look (without waiting); clears it.
+    pub fn take(&self) -> bool {
+        let ready = ready_now(self.read.as_raw_fd());
+        if ready {
+            self.drain();
+        }
+        ready
+    }
+
     fn drain(&self) {
         let mut buf = [0u8; 64];
         while matches!((&self.read).read(&mut buf), Ok(n) if n > 0) {}
@@ -83,10 +92,72 @@ pub fn wait(
     ready
 }
 
+/// Whether `fd` is readable now (a zero-timeout poll).
+pub fn ready_now(fd: RawFd) -> bool {
+    let mut pfd = pollin(fd);
+    // SAFETY: a zero-timeout poll of one descriptor the caller owns.
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+}
+
 fn pollin(fd: RawFd) -> libc::pollfd {
     libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
+    }
+}
+
+/// The process that installed the handlers below (a forked child is another process).
+static HOST_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// Python's own C-level handler for SIGTERM and SIGHUP (it trips the Python handler that
+/// ends the session, and writes to the wake-up socket).
+static PYTHON_HANDLERS: [std::sync::atomic::AtomicUsize; 2] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 2];
+const STOP_SIGNALS: [i32; 2] = [libc::SIGTERM, libc::SIGHUP];
+
+/// SIGTERM and SIGHUP end the session through Python's handlers (installed by the bridge),
+/// but a forked child (a process pool's worker) must die of them at once, as under plain
+/// Python: `Pool.terminate` sends SIGTERM to workers, maybe before a new worker has put its
+/// signals back to the defaults. So the OS-level handler is ours: in the host it calls
+/// Python's; anywhere else it restores the default action and re-raises.
+pub fn forward_stop_signals() {
+    use std::sync::atomic::Ordering;
+    // SAFETY: getpid, and reading/replacing two signals' dispositions with structs we own.
+    unsafe {
+        HOST_PID.store(libc::getpid(), Ordering::SeqCst);
+        for (i, sig) in STOP_SIGNALS.into_iter().enumerate() {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0
+                || old.sa_sigaction == libc::SIG_DFL
+                || old.sa_sigaction == libc::SIG_IGN
+                || old.sa_flags & libc::SA_SIGINFO != 0
+            {
+                continue; // not Python's handler (ignored under nohup, say): leave it
+            }
+            PYTHON_HANDLERS[i].store(old.sa_sigaction, Ordering::SeqCst);
+            let mut ours = old;
+            ours.sa_sigaction = on_stop_signal as *const () as usize;
+            libc::sigaction(sig, &ours, std::ptr::null_mut());
+        }
+    }
+}
+
+extern "C" fn on_stop_signal(sig: i32) {
+    use std::sync::atomic::Ordering;
+    // SAFETY: getpid, signal, raise and calling Python's own C handler are async-signal-safe.
+    unsafe {
+        let index = STOP_SIGNALS.iter().position(|s| *s == sig).unwrap_or(0);
+        let python = PYTHON_HANDLERS[index].load(Ordering::SeqCst);
+        if libc::getpid() != HOST_PID.load(Ordering::SeqCst) || python == 0 {
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(sig);
+            return;
+        }
+        let handler: extern "C" fn(i32) = std::mem::transmute(python);
+        handler(sig);
     }
 }

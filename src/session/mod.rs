@@ -6,6 +6,8 @@ pub mod batch;
 pub mod events;
 mod run;
 
+use std::cell::Cell;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,9 @@ use crate::project::{self, Project};
 use crate::python::bridge::{Bridge, Console, Signal};
 use crate::ui::terminal::{HELP, Key, Keys, STDIN};
 use crate::ui::{Outcome, Printer, Status, format_duration, plural};
-use crate::watch::{Spec, Watch};
+use crate::watch::backend::FsEvent;
+use crate::watch::spec::StdinList;
+use crate::watch::{Notice, Spec, Watch, WatchError};
 use batch::{Batch, Batcher};
 use events::Signals;
 use run::Steps;
@@ -28,13 +32,17 @@ pub fn exit_status_for(sig: i32) -> u8 {
     u8::try_from(128 + sig).unwrap_or(255)
 }
 
+/// While a watched root is gone, how often to look whether it is back (never otherwise).
+const MISSING_CHECK: Duration = Duration::from_millis(500);
+
 pub struct Session<'a, 'py> {
     cli: &'a Invocation,
     bridge: &'a Bridge<'py>,
     ui: &'a Printer,
     project: Project,
-    /// The file list read from stdin at start, if any.
-    stdin_list: Option<Vec<PathBuf>>,
+    /// The file list on stdin (a pipe or a file), read as it arrives. Until it names a file,
+    /// the default tree is watched; from then on, exactly the listed files.
+    stdin_list: Option<StdinList>,
     /// The files a launch script handed over (`hotload.hotload(watch=...)`): once set, they
     /// replace the watched tree and its steps replace the plan.
     launch_files: Option<Vec<PathBuf>>,
@@ -51,6 +59,10 @@ pub struct Session<'a, 'py> {
     /// `p` pressed: saves are collected in `pending` and run once on resume.
     paused: bool,
     pending: Vec<PathBuf>,
+    /// The pending batch includes deleted files.
+    deletions: bool,
+    /// SIGTERM or SIGHUP arrived during a long walk (which then stopped): the exit status.
+    stopped_by: Cell<Option<i32>>,
 }
 
 /// What the wait loop hands to the session.
@@ -67,11 +79,17 @@ impl<'a, 'py> Session<'a, 'py> {
         bridge: &'a Bridge<'py>,
         ui: &'a Printer,
         project: Project,
-        stdin_list: Option<Vec<PathBuf>>,
+        mut stdin_list: Option<StdinList>,
     ) -> Result<Session<'a, 'py>, Failure> {
+        if let Some(list) = &mut stdin_list {
+            // What is there already (a file, or a list written before we started); the rest
+            // is read as it arrives: the first run never waits for stdin.
+            list.read_ready(|m| ui.warn(m));
+        }
         let signals = Signals::new().map_err(|e| format!("cannot set up signal handling: {e}"))?;
         crate::ui::terminal::give_back_on_fatal_signals();
         bridge.set_wakeup_fd(signals.write_fd())?;
+        events::forward_stop_signals();
         project.activate(bridge)?;
         let debounce = Duration::from_millis(project.settings.debounce.value);
         let mut session = Session {
@@ -90,6 +108,8 @@ impl<'a, 'py> Session<'a, 'py> {
             runs: 0,
             paused: false,
             pending: Vec::new(),
+            deletions: false,
+            stopped_by: Cell::new(None),
         };
         if !cli.once {
             session.watch_again()?;
@@ -283,20 +303,26 @@ impl<'a, 'py> Session<'a, 'py> {
         if self.cli.once {
             return Ok(());
         }
-        let mut new = Watch::start(spec).map_err(|e| e.to_string())?;
+        let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
+        let (repl, stopped) = (self.cli.repl, &self.stopped_by);
+        let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
+        let failure = |e| watch_failure(e, stopped);
+        let mut new = Watch::start(spec, &mut stop).map_err(failure)?;
         // Saves that the old watcher saw but nobody read yet still count: the new one was
         // already watching when they are read here, so nothing falls between the two.
         if let Some(mut old) = self.watch.take() {
             let (mut paths, mut lost) = (Vec::new(), false);
             for event in old.read_events() {
                 lost |= !new
-                    .saved_paths(&event, &mut paths)
-                    .map_err(|e| e.to_string())?;
+                    .saved_paths(&event, &mut paths, &mut stop)
+                    .map_err(failure)?;
             }
             self.batcher.add(Instant::now(), paths, lost);
         }
         new.add_data_files(&self.data_files);
+        let notices = new.take_notices();
         self.watch = Some(new);
+        self.show_notices(notices);
         Ok(())
     }
 
@@ -304,7 +330,7 @@ impl<'a, 'py> Session<'a, 'py> {
         let mut spec = crate::watch::spec::watch_spec(
             &project.settings,
             project.target.as_ref(),
-            self.stdin_list.clone(),
+            self.stdin_list.as_ref().map_or(&[], |l| &l.files),
         )?;
         if let Some(files) = &self.launch_files {
             // A launch script names exactly the files to watch, as the original tool did.
@@ -339,6 +365,9 @@ impl<'a, 'py> Session<'a, 'py> {
         project.activate(self.bridge)?;
         let previous = std::mem::replace(&mut self.project, project);
         if let Err(e) = self.watch_spec(spec) {
+            if !matches!(e, Failure::Fatal(_)) {
+                return Err(e);
+            }
             self.project = previous;
             self.project.activate(self.bridge)?;
             self.watch_again()?;
@@ -357,15 +386,29 @@ impl<'a, 'py> Session<'a, 'py> {
     /// Ctrl-C arrives while idle.
     fn wait(&mut self) -> Result<Wake, Failure> {
         loop {
+            // A burst is quiet only if nothing is waiting to be read (reading the last events
+            // may have taken longer than the quiet period).
+            if self
+                .batcher
+                .due_at()
+                .is_some_and(|due| due <= Instant::now())
+                && self
+                    .watch
+                    .as_ref()
+                    .is_some_and(|w| events::ready_now(w.fd()))
+            {
+                self.read_watch()?;
+            }
             if let Some(batch) = self.batcher.take_due(Instant::now()) {
+                let Some(batch) = self.without_missing(batch)? else {
+                    continue;
+                };
                 if !self.paused {
                     return Ok(Wake::Run(batch));
                 }
-                for p in batch.paths {
-                    if !self.pending.contains(&p) {
-                        self.pending.push(p);
-                    }
-                }
+                let known: HashSet<PathBuf> = self.pending.iter().cloned().collect();
+                let fresh = batch.paths.into_iter().filter(|p| !known.contains(p));
+                self.pending.extend(fresh);
                 self.ui.info(&format!(
                     "paused: {} waiting (p to resume)",
                     plural(self.pending.len(), "saved file")
@@ -373,53 +416,190 @@ impl<'a, 'py> Session<'a, 'py> {
                 continue;
             }
             let stdin_open = self.console.is_some() || self.keys.as_ref().is_some_and(|k| k.open);
+            let list_open = self.stdin_list.as_ref().is_some_and(|l| l.open);
             if let Some(keys) = &mut self.keys {
                 keys.idle();
             }
-            let timeout = self
+            let watch = self.watch.as_mut().expect("watching outside --once");
+            let mut timeout = self
                 .batcher
                 .due_at()
                 .map(|due| due.saturating_duration_since(Instant::now()));
-            let watch = self.watch.as_mut().expect("watching outside --once");
+            if watch.has_missing() {
+                // Only while a root is gone: look for it now and then.
+                timeout = Some(timeout.map_or(MISSING_CHECK, |t| t.min(MISSING_CHECK)));
+            }
             let ready = events::wait(
                 self.bridge.py(),
                 watch.fd(),
                 &self.signals,
-                stdin_open.then_some(STDIN),
+                (stdin_open || list_open).then_some(STDIN),
                 timeout,
             );
-            if ready.fs {
-                let now = Instant::now();
-                let (mut paths, mut lost) = (Vec::new(), false);
-                for event in watch.read_events() {
-                    if !watch
-                        .saved_paths(&event, &mut paths)
-                        .map_err(|e| e.to_string())?
-                    {
-                        lost = true;
-                    }
-                }
-                self.batcher.add(now, paths, lost);
-            }
+            // Signals first: Ctrl-C is answered before a long walk starts.
             if ready.signal {
-                match self.bridge.pending_signal() {
-                    Signal::None => {}
-                    Signal::Interrupt => match &self.console {
+                match asked(self.bridge, self.ui) {
+                    Asked::Nothing => {}
+                    Asked::Interrupt => match &self.console {
                         Some(console) => console.interrupt(),
                         None => return Ok(Wake::Exit(EXIT_INTERRUPTED)),
                     },
-                    Signal::Stop(sig) => return Ok(Wake::Exit(exit_status_for(sig))),
-                    Signal::HandlerFailed(what) => self.ui.warn(&format!(
-                        "a signal handler of the module {what} while the host was idle; still watching"
-                    )),
+                    Asked::Stop(sig) => return Ok(Wake::Exit(exit_status_for(sig))),
                 }
             }
-            if (ready.stdin || ready.stdin_gone)
-                && let Some(wake) = self.on_stdin(ready.stdin_gone)?
-            {
-                return Ok(wake);
+            if ready.fs {
+                self.read_watch()?;
+            }
+            if self.watch.as_ref().is_some_and(Watch::has_missing) {
+                self.look_for_missing()?;
+            }
+            if ready.stdin || ready.stdin_gone {
+                if list_open {
+                    self.on_stdin_list()?;
+                } else if let Some(wake) = self.on_stdin(ready.stdin_gone)? {
+                    return Ok(wake);
+                }
             }
         }
+    }
+
+    /// Reads the watcher's events into the batcher.
+    fn read_watch(&mut self) -> Result<(), Failure> {
+        let Some(watch) = self.watch.as_mut() else {
+            return Ok(());
+        };
+        let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
+        let (repl, stopped) = (self.cli.repl, &self.stopped_by);
+        let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
+        let now = Instant::now();
+        let (mut paths, mut lost, mut deleted) = (Vec::new(), false, false);
+        for event in watch.read_events() {
+            let before = paths.len();
+            lost |= !watch
+                .saved_paths(&event, &mut paths, &mut stop)
+                .map_err(|e| watch_failure(e, stopped))?;
+            deleted |= matches!(event, FsEvent::Removed { .. }) && paths.len() > before;
+        }
+        let notices = watch.take_notices();
+        self.batcher.add(now, paths, lost);
+        if deleted {
+            self.batcher.wait_for_quiet();
+            self.deletions = true;
+        }
+        self.show_notices(notices);
+        Ok(())
+    }
+
+    /// A watched root is gone: whether it is back (then what is in it counts as saved).
+    fn look_for_missing(&mut self) -> Result<(), Failure> {
+        let Some(watch) = self.watch.as_mut() else {
+            return Ok(());
+        };
+        let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
+        let (repl, stopped) = (self.cli.repl, &self.stopped_by);
+        let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
+        let mut paths = Vec::new();
+        watch
+            .check_missing(&mut paths, &mut stop)
+            .map_err(|e| watch_failure(e, stopped))?;
+        let notices = watch.take_notices();
+        self.batcher.add(Instant::now(), paths, false);
+        self.show_notices(notices);
+        Ok(())
+    }
+
+    /// A batch without the saves under a root that is gone (none at all when the target's own
+    /// root is gone: there is nothing to run until it is back). None: nothing left to run.
+    fn without_missing(&mut self, mut batch: Batch) -> Result<Option<Batch>, Failure> {
+        if std::mem::take(&mut self.deletions) {
+            // Files were deleted: maybe with their root.
+            let Some(watch) = self.watch.as_mut() else {
+                return Ok(Some(batch));
+            };
+            let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
+            let (repl, stopped) = (self.cli.repl, &self.stopped_by);
+            let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
+            let mut back = Vec::new();
+            watch
+                .check_roots(&mut back, &mut stop)
+                .map_err(|e| watch_failure(e, stopped))?;
+            let notices = watch.take_notices();
+            batch.paths.extend(back);
+            self.show_notices(notices);
+        }
+        let Some(watch) = self.watch.as_ref().filter(|w| w.has_missing()) else {
+            return Ok(Some(batch));
+        };
+        if watch.is_missing(&self.project.root) {
+            return Ok(None);
+        }
+        batch.paths.retain(|p| !watch.is_missing(p));
+        Ok((batch.lost || !batch.paths.is_empty()).then_some(batch))
+    }
+
+    /// Prints what the watcher has to say. A directory that came back may have been the
+    /// current directory: if that one is gone, the new one takes its place.
+    fn show_notices(&self, notices: Vec<Notice>) {
+        const SKIPPED_SHOWN: usize = 5;
+        let mut skipped = 0;
+        for notice in &notices {
+            match notice {
+                Notice::Skipped(text) => {
+                    skipped += 1;
+                    if skipped <= SKIPPED_SHOWN {
+                        self.ui.warn(text);
+                    }
+                }
+                Notice::Gone(text) => self.ui.warn(text),
+                Notice::Back(text) => {
+                    self.ui.info(text);
+                    if std::env::current_dir().is_err() {
+                        let _ = std::env::set_current_dir(&self.project.settings.cwd);
+                    }
+                }
+            }
+        }
+        if skipped > SKIPPED_SHOWN {
+            self.ui.warn(&format!(
+                "{} more directories cannot be watched: skipped",
+                skipped - SKIPPED_SHOWN
+            ));
+        }
+    }
+
+    /// Stdin holds a file list and is readable: the files it names join the watch.
+    fn on_stdin_list(&mut self) -> Result<(), Failure> {
+        let Some(list) = &mut self.stdin_list else {
+            return Ok(());
+        };
+        let had_files = !list.files.is_empty();
+        let ui = self.ui;
+        let new = list.read(|m| ui.warn(m));
+        let (ended, listed) = (!list.open, list.files.len());
+        if !new.is_empty() {
+            match &mut self.watch {
+                // From the first listed file on, exactly the listed files are watched.
+                Some(watch) if had_files => {
+                    watch
+                        .add_files(&new, |_| true)
+                        .map_err(|e| watch_failure(e, &self.stopped_by))?;
+                    let notices = watch.take_notices();
+                    self.show_notices(notices);
+                }
+                _ => self.watch_again()?,
+            }
+            self.ui.detail(&format!(
+                "stdin: {} listed so far; watching exactly those",
+                plural(listed, "file")
+            ));
+        }
+        if ended {
+            self.ui.detail(&format!(
+                "the file list on stdin ended: {}",
+                plural(listed, "file")
+            ));
+        }
+        Ok(())
     }
 
     fn on_stdin(&mut self, gone: bool) -> Result<Option<Wake>, Failure> {
@@ -472,6 +652,58 @@ impl<'a, 'py> Session<'a, 'py> {
                 })
             }
         }
+    }
+}
+
+/// What the signals that arrived while the host was idle ask for.
+enum Asked {
+    Nothing,
+    Interrupt,
+    Stop(i32),
+}
+
+/// Lets Python's signal handlers run and says what they asked for. A handler the module
+/// installed that raised something else is reported, and the session goes on.
+fn asked(bridge: &Bridge<'_>, ui: &Printer) -> Asked {
+    match bridge.pending_signal() {
+        Signal::None => Asked::Nothing,
+        Signal::Interrupt => Asked::Interrupt,
+        Signal::Stop(sig) => Asked::Stop(sig),
+        Signal::HandlerFailed(what) => {
+            ui.warn(&format!(
+                "a signal handler of the module {what} while the host was idle; still watching"
+            ));
+            Asked::Nothing
+        }
+    }
+}
+
+/// Asked during a long walk of new directories: whether Ctrl-C (or SIGTERM, SIGHUP: noted in
+/// `stopped`) arrived meanwhile.
+fn signal_during_walk(
+    signals: &Signals,
+    bridge: &Bridge<'_>,
+    ui: &Printer,
+    stopped: &Cell<Option<i32>>,
+) -> bool {
+    if !signals.take() {
+        return false;
+    }
+    match asked(bridge, ui) {
+        Asked::Nothing => false,
+        Asked::Interrupt => true,
+        Asked::Stop(sig) => {
+            stopped.set(Some(sig));
+            true
+        }
+    }
+}
+
+fn watch_failure(e: WatchError, stopped: &Cell<Option<i32>>) -> Failure {
+    match (e, stopped.get()) {
+        (WatchError::Interrupted, Some(sig)) => Failure::Stopped(sig),
+        (WatchError::Interrupted, None) => Failure::Interrupted,
+        (other, _) => Failure::Fatal(other.to_string()),
     }
 }
 

@@ -37,6 +37,8 @@ pub enum FsEvent {
 pub enum AddError {
     /// The directory vanished before it could be watched.
     Gone,
+    /// The directory is watched already, under another path (a bind mount).
+    Alias,
     /// The OS limit on watches.
     Limit,
     Other(std::io::Error),
@@ -193,7 +195,8 @@ fn convert(event: notify::Event, out: &mut Vec<FsEvent>) {
         }),
         EventKind::Modify(_) => each(out, &FsEvent::Modified),
         EventKind::Create(kind) => each(out, &|path: PathBuf| FsEvent::Created {
-            dir: kind == CreateKind::Folder || path.is_dir(),
+            dir: kind == CreateKind::Folder
+                || std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()),
             path,
         }),
         EventKind::Remove(kind) => each(out, &|path| FsEvent::Removed {

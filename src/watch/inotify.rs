@@ -79,6 +79,16 @@ impl Backend for Inotify {
                 _ => AddError::Other(err),
             });
         }
+        // The kernel watches inodes: a directory reached by a second path gets the first
+        // path's descriptor back. While the first path still is that directory (a bind
+        // mount), keep it: its events keep their names, and removing the second path must not
+        // remove the watch. (If it is not, the directory was moved and the new path takes over.)
+        if let Some(first) = self.dirs.get(&wd)
+            && first != dir
+            && same_dir(first, dir)
+        {
+            return Err(AddError::Alias);
+        }
         self.dirs.insert(wd, dir.to_path_buf());
         self.by_path.insert(dir.to_path_buf(), wd);
         Ok(())
@@ -101,6 +111,14 @@ impl Backend for Inotify {
 
     fn name(&self) -> &'static str {
         "OS events"
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

@@ -2,8 +2,16 @@
 //! editors replace files by renaming); ignored directories get none. A filesystem event becomes
 //! a "saved path" only when the write is complete: close-after-write or rename-into-place
 //! (with --poll: changed contents).
+//!
+//! Every directory is watched under its real path, once: symlinks to directories are never
+//! followed (the directory they point to is watched where it really is, if it is in a watched
+//! tree; a directory outside is watched only when named with -w, which resolves it). So a save
+//! is always reported under the real path of the file, and removing a symlink never touches a
+//! watch. A directory that cannot be read, or a pseudo-filesystem such as /proc, is skipped
+//! with a notice. A watched root (or the directory of a listed file) that is deleted or moved
+//! away is remembered as missing and watched again once it is back.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,14 +47,33 @@ pub enum WatchError {
     /// The OS ran out of watches or watcher instances: the message says which sysctl to raise.
     Limit(String),
     Other(String),
+    /// Ctrl-C arrived during a long walk (the `stop` check said so).
+    Interrupted,
 }
 
 impl std::fmt::Display for WatchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WatchError::Limit(m) | WatchError::Other(m) => f.write_str(m),
+            WatchError::Interrupted => f.write_str("interrupted"),
         }
     }
+}
+
+/// Asked every `STOP_EVERY` directory entries of a walk: true ends the walk (Ctrl-C).
+pub type Stop<'a> = &'a mut dyn FnMut() -> bool;
+
+const STOP_EVERY: usize = 512;
+
+/// Something the user should hear about: the whole line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A directory that cannot be read or watched, or a pseudo-filesystem: not watched.
+    Skipped(String),
+    /// A root (or a listed file's directory) was deleted or moved away.
+    Gone(String),
+    /// It is back, and watched again.
+    Back(String),
 }
 
 pub struct Watch {
@@ -62,16 +89,19 @@ pub struct Watch {
     user_ignore: Gitignore,
     /// .gitignore / .ignore matchers, one per directory that has them.
     gitignores: Vec<Gitignore>,
-    /// Every directory with an OS watch.
-    dirs: HashSet<PathBuf>,
+    /// Every directory with an OS watch (ordered: a directory's subdirectories follow it).
+    dirs: BTreeSet<PathBuf>,
     /// The directories reached by walking the watched trees (never ignored ones): files in
     /// them count by name and extension. (Other watched directories only hold listed files.)
     walked: HashSet<PathBuf>,
+    /// Watched roots and directories of listed files that were deleted or moved away.
+    missing: Vec<PathBuf>,
+    notices: Vec<Notice>,
     file_count: usize,
 }
 
 impl Watch {
-    pub fn start(spec: Spec) -> Result<Watch, WatchError> {
+    pub fn start(spec: Spec, stop: Stop) -> Result<Watch, WatchError> {
         let backend = backend::open(spec.poll).map_err(|e| describe_open(&e))?;
         let mut ignore = GitignoreBuilder::new(&spec.base);
         for glob in &spec.ignore {
@@ -100,8 +130,10 @@ impl Watch {
             base: spec.base.clone(),
             user_ignore,
             gitignores: Vec::new(),
-            dirs: HashSet::new(),
+            dirs: BTreeSet::new(),
             walked: HashSet::new(),
+            missing: Vec::new(),
+            notices: Vec::new(),
             file_count: 0,
         };
         for root in &spec.dirs {
@@ -113,17 +145,31 @@ impl Watch {
             .iter()
             .chain(spec.globs.iter().map(|(base, _)| base))
         {
-            watch.add_tree(root, &mut found)?;
+            watch.add_tree(root, &mut found, stop)?;
         }
-        for file in &spec.files {
+        let found: HashSet<PathBuf> = found.into_iter().collect();
+        watch.file_count = found.len();
+        watch.add_files(&spec.files, |f| !found.contains(f))?;
+        Ok(watch)
+    }
+
+    /// Watches more files (a file list arriving on stdin). `counts_new` says whether a file is
+    /// not counted yet.
+    pub fn add_files(
+        &mut self,
+        files: &[PathBuf],
+        counts_new: impl Fn(&Path) -> bool,
+    ) -> Result<(), WatchError> {
+        for file in files {
             let Some(parent) = file.parent() else {
                 continue;
             };
-            watch.files.insert(file.clone());
-            watch.add_dir(parent)?;
+            if self.files.insert(file.clone()) && counts_new(file) {
+                self.file_count += 1;
+            }
+            self.add_dir(parent)?;
         }
-        watch.file_count = found.len() + watch.files.iter().filter(|f| !found.contains(f)).count();
-        Ok(watch)
+        Ok(())
     }
 
     pub fn dir_count(&self) -> usize {
@@ -150,12 +196,56 @@ impl Watch {
         events
     }
 
-    /// Adds to `out` the paths that this event says were saved. Also follows new directories.
-    /// Returns false if events were lost (queue overflow): the caller must assume a change.
+    /// What the user should hear about since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Whether a watched root (or a listed file's directory) is gone: `check_missing` then
+    /// needs calling now and then.
+    pub fn has_missing(&self) -> bool {
+        !self.missing.is_empty()
+    }
+
+    /// Whether `path` is under a watched root that is gone.
+    pub fn is_missing(&self, path: &Path) -> bool {
+        self.missing.iter().any(|m| path.starts_with(m))
+    }
+
+    /// Whether the watched roots still exist: a root deleted while it is some process's
+    /// current directory (ours, often) sends no event of its own until that process leaves it.
+    /// Asked before a run of saves that include deleted files.
+    pub fn check_roots(&mut self, out: &mut Vec<PathBuf>, stop: Stop) -> Result<(), WatchError> {
+        for anchor in self.anchors() {
+            if !self.is_missing(&anchor) && !is_real_dir(&anchor) {
+                self.forget_dirs_under(&anchor);
+                self.roots_gone_under(&anchor, out, stop)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Watches again the missing directories that are back, and adds their files to `out`
+    /// as saved (what is there now may differ from what was there before).
+    pub fn check_missing(&mut self, out: &mut Vec<PathBuf>, stop: Stop) -> Result<(), WatchError> {
+        for dir in std::mem::take(&mut self.missing) {
+            if is_real_dir(&dir) {
+                self.come_back(&dir, true, out, stop)?;
+            } else {
+                self.missing.push(dir);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds to `out` the paths that this event says were saved (duplicates possible). Also
+    /// follows new directories. Returns false if events were lost (queue overflow): the
+    /// caller must assume a change.
     pub fn saved_paths(
         &mut self,
         event: &FsEvent,
         out: &mut Vec<PathBuf>,
+        stop: Stop,
     ) -> Result<bool, WatchError> {
         // Backends without close events (polling, FSEvents) report a save as a creation or a
         // modification of contents.
@@ -163,10 +253,11 @@ impl Watch {
         match event {
             FsEvent::Overflow => return Ok(false),
             FsEvent::Written(path) => self.push_relevant(path, out),
-            FsEvent::MovedTo(path) if path.is_dir() => self.follow_new_dir(path, out)?,
+            // (A symlink is never followed: a symlink to a file counts as a save of its name.)
+            FsEvent::MovedTo(path) if is_real_dir(path) => self.follow_new_dir(path, out, stop)?,
             FsEvent::MovedTo(path) => self.push_relevant(path, out),
-            FsEvent::Created { path, dir } if *dir || path.is_dir() => {
-                self.follow_new_dir(path, out)?
+            FsEvent::Created { path, dir } if *dir || is_real_dir(path) => {
+                self.follow_new_dir(path, out, stop)?
             }
             FsEvent::Created { path, .. } | FsEvent::Modified(path) if no_close => {
                 if path.is_file() {
@@ -179,37 +270,117 @@ impl Watch {
                 if !dir && !path.exists() {
                     self.push_relevant(path, out);
                 }
-                self.forget_dirs_under(path);
+                if self.forget_dirs_under(path) {
+                    self.roots_gone_under(path, out, stop)?;
+                }
             }
             // A rename away is no save: editors rename the original aside while saving.
-            FsEvent::MovedFrom(path) => self.forget_dirs_under(path),
+            FsEvent::MovedFrom(path) => {
+                if self.forget_dirs_under(path) {
+                    self.roots_gone_under(path, out, stop)?;
+                }
+            }
         }
         Ok(true)
     }
 
     /// A directory deleted or moved away takes its subdirectories with it: forget them all,
-    /// so that a new directory with the same name gets watched afresh.
-    fn forget_dirs_under(&mut self, path: &Path) {
+    /// so that a new directory with the same name gets watched afresh. Returns whether any
+    /// watched directory was forgotten.
+    fn forget_dirs_under(&mut self, path: &Path) -> bool {
         let gone: Vec<PathBuf> = self
             .dirs
-            .iter()
-            .filter(|d| d.starts_with(path))
+            .range(path.to_path_buf()..)
+            .take_while(|d| d.starts_with(path))
             .cloned()
             .collect();
-        for dir in gone {
-            self.dirs.remove(&dir);
-            self.walked.remove(&dir);
-            self.backend.remove(&dir);
+        for dir in &gone {
+            self.dirs.remove(dir);
+            self.walked.remove(dir);
+            self.backend.remove(dir);
         }
+        !gone.is_empty()
+    }
+
+    /// The directories that must stay watched: the roots, and the directories of listed files.
+    fn anchors(&self) -> BTreeSet<PathBuf> {
+        let parents = self.files.iter().filter_map(|f| f.parent());
+        (self.roots.iter().chain(&self.glob_roots))
+            .map(PathBuf::as_path)
+            .chain(parents)
+            .map(Path::to_path_buf)
+            .collect()
+    }
+
+    /// Watched directories under `path` are gone: a root among them is missing until it is
+    /// back (unless it is back already: then it is watched again now).
+    fn roots_gone_under(
+        &mut self,
+        path: &Path,
+        out: &mut Vec<PathBuf>,
+        stop: Stop,
+    ) -> Result<(), WatchError> {
+        for anchor in self.anchors() {
+            if !anchor.starts_with(path) || self.missing.contains(&anchor) {
+                continue;
+            }
+            if is_real_dir(&anchor) {
+                self.come_back(&anchor, false, out, stop)?;
+            } else if !self.missing.iter().any(|m| anchor.starts_with(m)) {
+                self.missing.retain(|m| !m.starts_with(&anchor));
+                self.missing.push(anchor.clone());
+                self.notices.push(Notice::Gone(format!(
+                    "{} was deleted or moved away: nothing there is watched until it is back \
+                     (the interpreter keeps running)",
+                    anchor.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A root (or a listed file's directory) exists again: watch it, and report what is in it.
+    fn come_back(
+        &mut self,
+        dir: &Path,
+        was_missing: bool,
+        out: &mut Vec<PathBuf>,
+        stop: Stop,
+    ) -> Result<(), WatchError> {
+        if self.roots.iter().chain(&self.glob_roots).any(|r| r == dir) {
+            self.follow_new_dir(dir, out, stop)?;
+        } else {
+            self.add_dir(dir)?;
+        }
+        let listed: Vec<PathBuf> = (self.files.iter())
+            .filter(|f| f.parent() == Some(dir) && f.is_file())
+            .cloned()
+            .collect();
+        out.extend(listed);
+        self.notices.push(Notice::Back(format!(
+            "{} {}: watching it again",
+            dir.display(),
+            if was_missing {
+                "is back"
+            } else {
+                "was replaced"
+            }
+        )));
+        Ok(())
     }
 
     fn push_relevant(&self, path: &Path, out: &mut Vec<PathBuf>) {
-        if self.is_relevant(path) && !out.iter().any(|p| p == path) {
+        if self.is_relevant(path) {
             out.push(path.to_path_buf());
         }
     }
 
-    fn follow_new_dir(&mut self, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WatchError> {
+    fn follow_new_dir(
+        &mut self,
+        dir: &Path,
+        out: &mut Vec<PathBuf>,
+        stop: Stop,
+    ) -> Result<(), WatchError> {
         let is_root = self.roots.iter().chain(&self.glob_roots).any(|r| r == dir);
         let in_walked_dir = dir
             .parent()
@@ -218,12 +389,9 @@ impl Watch {
             // Files may have been written before the watch existed: report them as saved,
             // except those still open for writing (their close, now watched, will report them).
             let mut found = Vec::new();
-            self.add_tree(dir, &mut found)?;
-            for f in found {
-                if !out.contains(&f) && !open_for_writing(&f) {
-                    out.push(f);
-                }
-            }
+            self.add_tree(dir, &mut found, stop)?;
+            let writing = open_for_writing(&found, stop)?;
+            out.extend(found.into_iter().filter(|f| !writing.contains(f)));
         }
         Ok(())
     }
@@ -271,67 +439,107 @@ impl Watch {
         }
     }
 
-    /// Watches `dir` and the directories under it that are not ignored; `found` gets the
-    /// relevant files. One directory listing per directory and no probing stats: ignore files
-    /// and venv markers are seen in the listing.
-    fn add_tree(&mut self, dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), WatchError> {
-        let entries: Vec<(PathBuf, std::fs::FileType)> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .flatten()
-                .filter_map(|e| e.file_type().ok().map(|t| (e.path(), t)))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let has = |name: &str| {
-            entries
-                .iter()
-                .any(|(p, t)| !t.is_dir() && p.file_name().is_some_and(|n| n == name))
-        };
-        let is_root = self.roots.iter().chain(&self.glob_roots).any(|r| r == dir);
-        if has("pyvenv.cfg") && !is_root {
-            return Ok(()); // a virtualenv: never watched
+    /// Watches `top` and the directories under it that are not ignored; `found` gets the
+    /// relevant files. One directory listing per directory and no probing stats: ignore files,
+    /// venv markers and symlinks are seen in the listing. Linear in the number of entries,
+    /// and `stop` is asked now and then.
+    fn add_tree(
+        &mut self,
+        top: &Path,
+        found: &mut Vec<PathBuf>,
+        stop: Stop,
+    ) -> Result<(), WatchError> {
+        if let Some(kind) = pseudo_filesystem(top) {
+            self.notices.push(Notice::Skipped(format!(
+                "{} is on a {kind} pseudo-filesystem, where nothing is saved: not watched",
+                top.display()
+            )));
+            return Ok(());
         }
-        for name in [".gitignore", ".ignore"] {
-            if has(name) {
-                self.load_ignore_file(dir, name);
-            }
-        }
-        self.add_dir(dir)?;
-        self.walked.insert(dir.to_path_buf());
-        let rules = self.rules_for(dir);
-        let mut subdirs = Vec::new();
-        for (path, kind) in entries {
-            if kind.is_dir() {
-                if !rules.skips_dir(&path) {
-                    subdirs.push(path);
+        let mut seen = 0usize;
+        let mut stack = vec![top.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let entries: Vec<(PathBuf, std::fs::FileType)> = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries
+                    .flatten()
+                    .filter_map(|e| e.file_type().ok().map(|t| (e.path(), t)))
+                    .collect(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    self.skipped(&dir, &e);
+                    continue;
                 }
-            } else if kind.is_file() && (self.files.contains(&path) || rules.counts(&path)) {
-                found.push(path);
+            };
+            let has = |name: &str| {
+                entries
+                    .iter()
+                    .any(|(p, t)| !t.is_dir() && p.file_name().is_some_and(|n| n == name))
+            };
+            let is_root = self.roots.iter().chain(&self.glob_roots).any(|r| *r == dir);
+            if has("pyvenv.cfg") && !is_root {
+                continue; // a virtualenv: never watched
             }
-        }
-        for subdir in subdirs {
-            self.add_tree(&subdir, found)?;
+            for name in [".gitignore", ".ignore"] {
+                if has(name) {
+                    self.load_ignore_file(&dir, name);
+                }
+            }
+            if !self.add_dir(&dir)? {
+                continue;
+            }
+            self.walked.insert(dir.clone());
+            let rules = self.rules_for(&dir);
+            for (path, kind) in entries {
+                seen += 1;
+                if seen.is_multiple_of(STOP_EVERY) && stop() {
+                    return Err(WatchError::Interrupted);
+                }
+                // (A symlink is neither: a directory is walked under its real path only.)
+                if kind.is_dir() {
+                    if !rules.skips_dir(&path) {
+                        stack.push(path);
+                    }
+                } else if kind.is_file() && (self.files.contains(&path) || rules.counts(&path)) {
+                    found.push(path);
+                }
+            }
         }
         Ok(())
     }
 
-    fn add_dir(&mut self, dir: &Path) -> Result<(), WatchError> {
+    /// Watches `dir`. Ok(false): not watched (gone, unreadable, or already watched under
+    /// another path), so not to be walked.
+    fn add_dir(&mut self, dir: &Path) -> Result<bool, WatchError> {
         if self.dirs.contains(dir) {
-            return Ok(());
+            return Ok(true);
         }
         match self.backend.add(dir) {
             Ok(()) => {
                 self.dirs.insert(dir.to_path_buf());
-                Ok(())
+                Ok(true)
             }
             // Deleted between listing and watching: nothing to watch.
-            Err(AddError::Gone) => Ok(()),
+            Err(AddError::Gone) => Ok(false),
+            // The same directory through another path (a bind mount): watched once.
+            Err(AddError::Alias) => Ok(false),
             Err(AddError::Limit) => Err(limit(self.dirs.len())),
-            Err(AddError::Other(e)) => Err(WatchError::Other(format!(
-                "cannot watch {}: {e}",
-                dir.display()
-            ))),
+            Err(AddError::Other(e)) => {
+                self.skipped(dir, &e);
+                Ok(false)
+            }
         }
+    }
+
+    /// A directory that cannot be read or watched: said once, and the session goes on.
+    fn skipped(&mut self, dir: &Path, e: &std::io::Error) {
+        let why = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        self.notices.push(Notice::Skipped(format!(
+            "cannot watch {} ({why}): skipped",
+            dir.display()
+        )));
     }
 
     fn load_ignores(&mut self, dir: &Path) {
@@ -372,27 +580,120 @@ impl Watch {
     }
 }
 
-/// Whether some process has `path` open for writing: a read lease is refused exactly then.
-/// (Filesystems without leases, or files we do not own, answer "no"; so do systems without
-/// leases at all.)
+/// A directory, and not a symlink to one.
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// The kind of pseudo-filesystem `dir` is on (/proc, /sys, …), where files change without
+/// anyone saving them and inotify reports nothing.
+#[cfg(target_os = "linux")]
+fn pseudo_filesystem(dir: &Path) -> Option<&'static str> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs into a zeroed struct we own.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c_path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // f_type's type differs between libcs
+    Some(match st.f_type as i64 {
+        0x9fa0 => "proc",
+        0x6265_6572 => "sysfs",
+        0x0027_e0eb | 0x6367_7270 => "cgroup",
+        0x6462_6720 => "debugfs",
+        0x7472_6163 => "tracefs",
+        0x7363_6673 => "securityfs",
+        0x1cd1 => "devpts",
+        _ => return None,
+    })
+}
+
 #[cfg(not(target_os = "linux"))]
-fn open_for_writing(_path: &Path) -> bool {
-    false
+fn pseudo_filesystem(_dir: &Path) -> Option<&'static str> {
+    None
+}
+
+/// Which of `files` some process has open for writing (other systems than Linux have no leases
+/// to ask with: none is).
+#[cfg(not(target_os = "linux"))]
+fn open_for_writing(_files: &[PathBuf], _stop: Stop) -> Result<HashSet<PathBuf>, WatchError> {
+    Ok(HashSet::new())
+}
+
+/// Which of `files` some process has open for writing: a read lease is refused exactly then.
+/// (Filesystems without leases, or files we do not own, answer "no".) An open, one fcntl and
+/// the close, which drops a lease that was granted; `stop` is asked now and then.
+#[cfg(target_os = "linux")]
+fn open_for_writing(files: &[PathBuf], stop: Stop) -> Result<HashSet<PathBuf>, WatchError> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut writing = HashSet::new();
+    if files.is_empty() {
+        return Ok(writing);
+    }
+    // A writer opening a file in the instant we hold its lease makes the kernel send us SIGIO,
+    // whose default action ends the process: while asking, ignore it unless someone handles it.
+    let _sigio = IgnoreDefault::new(libc::SIGIO);
+    for (i, path) in files.iter().enumerate() {
+        if (i + 1).is_multiple_of(STOP_EVERY) && stop() {
+            return Err(WatchError::Interrupted);
+        }
+        // Never blocking: a FIFO may have been put in the file's place meanwhile.
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+        else {
+            continue;
+        };
+        // SAFETY: a lease request on a descriptor we own (closed right after).
+        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
+        {
+            writing.insert(path.clone());
+        }
+    }
+    Ok(writing)
+}
+
+/// Ignores a signal whose disposition is the default, for as long as it lives.
+#[cfg(target_os = "linux")]
+struct IgnoreDefault {
+    signal: libc::c_int,
+    old: Option<libc::sigaction>,
 }
 
 #[cfg(target_os = "linux")]
-fn open_for_writing(path: &Path) -> bool {
-    use std::os::fd::AsRawFd;
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    // SAFETY: fcntl lease calls on a descriptor we own; the lease is dropped at once.
-    let refused = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) } != 0
-        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
-    if !refused {
-        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+impl IgnoreDefault {
+    fn new(signal: libc::c_int) -> IgnoreDefault {
+        // SAFETY: reading and setting one signal's disposition with zeroed structs we own.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut old) != 0
+                || old.sa_sigaction != libc::SIG_DFL
+            {
+                return IgnoreDefault { signal, old: None };
+            }
+            let mut ignore: libc::sigaction = std::mem::zeroed();
+            ignore.sa_sigaction = libc::SIG_IGN;
+            let set = libc::sigaction(signal, &ignore, std::ptr::null_mut()) == 0;
+            IgnoreDefault {
+                signal,
+                old: set.then_some(old),
+            }
+        }
     }
-    refused
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for IgnoreDefault {
+    fn drop(&mut self) {
+        if let Some(old) = &self.old {
+            // SAFETY: restoring the disposition read in `new`.
+            unsafe { libc::sigaction(self.signal, old, std::ptr::null_mut()) };
+        }
+    }
 }
 
 fn limit(watched: usize) -> WatchError {
@@ -411,4 +712,35 @@ fn describe_open(io: &std::io::Error) -> WatchError {
         ));
     }
     WatchError::Other(format!("cannot watch files: {io}"))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// The kernel tells a lease holder that a writer is waiting with SIGIO, whose default
+    /// action ends the process: while the host asks for leases, it must survive that.
+    #[test]
+    fn a_writer_breaking_a_lease_does_not_end_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.py");
+        std::fs::write(&path, "x").unwrap();
+        let _ignored = IgnoreDefault::new(libc::SIGIO);
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: a lease request on a descriptor we own.
+        let leased = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) };
+        assert_eq!(leased, 0, "{}", std::io::Error::last_os_error());
+        let writer_path = path.clone();
+        let writer = std::thread::spawn(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(writer_path)
+                .map(drop)
+        });
+        // The writer's open now waits for the lease and the kernel has sent SIGIO.
+        std::thread::sleep(Duration::from_millis(200));
+        drop(file);
+        writer.join().unwrap().unwrap();
+    }
 }
