@@ -74,7 +74,7 @@ def run_again(module, code=None):
         if code is None:
             try:
                 code = _compile(path)
-            except OSError:
+            except (FileNotFoundError, NotADirectoryError):
                 code = None  # gone, moved, replaced by a package: let importlib find it
         if code is not None:
             exec(code, module.__dict__)

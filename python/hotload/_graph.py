@@ -156,7 +156,7 @@ class ImportGraph:
         if set(modules) <= {entry}:
             return [entry], []  # nothing but the entry (the common small project)
         changed = set()
-        reals = {os.path.realpath(p) for p in changed_paths}
+        reals = set(changed_paths)  # the host's paths are real paths
         for name, path in modules.items():
             if path in reals:
                 changed.add(name)

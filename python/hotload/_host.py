@@ -384,16 +384,16 @@ class Host:
 
     def _report_deleted(self, deleted):
         """Says which loaded modules lost their file (they keep their last loaded version)."""
-        for path in deleted:
-            real = os.path.realpath(path)
+        if not deleted:
+            return
+        by_file = {}
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
             # (A module the plan reloads itself reports its own missing file, as a failure.)
-            names = [
-                name
-                for name, module in list(sys.modules.items())
-                if name not in self._plan_reloads
-                and getattr(module, "__file__", None)
-                and os.path.realpath(module.__file__) == real
-            ]
+            if isinstance(file, str) and name not in self._plan_reloads:
+                by_file.setdefault(_real(file), []).append(name)
+        for path in deleted:  # the host's paths are real paths
+            names = by_file.get(path)
             if names:
                 self._note("%s was deleted: module %s keeps its last loaded version" % (path, ", ".join(names)))
 
