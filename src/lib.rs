@@ -129,20 +129,19 @@ fn run_cli(cli: &Invocation, start_python: fn() -> Result<(), String>) -> Result
             let text = config::trust(cli, &cwd).map_err(String::from)?;
             return Ok(ui::out(&text).map(|()| 0)?);
         }
-        Some(Command::Test) => {
-            return Err("`hotload-host test` is not built yet".to_string().into());
-        }
-        None => {}
+        // The tests are a session like any other, whose plan runs pytest.
+        Some(Command::Test) | None => {}
     }
     let settings = config::load(cli, &cwd).map_err(String::from)?;
     if cli.print_config {
         return Ok(ui::out(&settings.describe()).map(|()| 0)?);
     }
-    settings.require_target()?;
+    let kind = project::Kind::of(cli);
+    kind.require_target(&settings)?;
     if cli.repl && !std::io::stdin().is_terminal() {
         return Err("--repl needs a terminal on stdin".to_string().into());
     }
-    let lookup = project::lookup(&settings)?;
+    let lookup = project::lookup(&settings, kind)?;
     let ui = Printer::new(cli.quiet, cli.verbose, cli.color, cli.once);
     let stdin_list = if settings.watch.value.is_empty() && !cli.once && !cli.repl {
         watch::spec::read_stdin_list(&cwd, |m| ui.warn(m))
@@ -153,7 +152,7 @@ fn run_cli(cli: &Invocation, start_python: fn() -> Result<(), String>) -> Result
     PYTHON_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
     Python::attach(|py| {
         let bridge = Bridge::new(py)?;
-        let result = project::resolve(&bridge, settings, lookup)
+        let result = project::resolve(&bridge, settings, lookup, kind)
             .and_then(|project| Session::start(cli, &bridge, &ui, project, stdin_list))
             .and_then(Session::run);
         // The one exit path: the terminal as the user had it, the module's output flushed.

@@ -32,12 +32,16 @@ The rules (the README can quote them):
 Interface:
 
     order, evict = graph.reload_order(changed_paths, entry, roots=(), deleted=frozenset())
+    names = graph.affected(changed_real_paths, {name: real path})  # loaded or not (test files)
     graph.evict(evict)                          # sys.modules entries and parent attributes
     with ReloadPass(order, reload_one) as rp:   # re-runs cycle members at their import
         for name in order:
             rp.run(name)                        # reload_one(name), unless it already ran
 
-`order` holds the entry at its place; the caller runs the entry's hooks around it.
+`order` holds the entry at its place; the caller runs the entry's hooks around it. Without an
+entry (`hotload-host test`: pytest imports the test modules itself) `order` is just the loaded
+project modules the save affects, and `roots` (there: every loaded project module) count as
+imported.
 """
 
 import os
@@ -130,6 +134,24 @@ class ImportGraph:
         strong, weak = self.edges(name, path, known)
         return set(strong) | set(weak)
 
+    def affected(self, changed_paths, modules):
+        """The names in `modules` ({name: real source path}, loaded or not: the test files
+        pytest imports afresh each run) whose file is one of the real paths `changed_paths`, or
+        that import one of those, transitively (strong and weak edges alike)."""
+        importers = {name: [] for name in modules}
+        for name, path in modules.items():
+            strong, weak = self.edges(name, path, modules)
+            for dep in strong + weak:
+                importers[dep].append(name)
+        found = set()
+        stack = [name for name, path in modules.items() if path in changed_paths]
+        while stack:
+            n = stack.pop()
+            if n not in found:
+                found.add(n)
+                stack.extend(importers[n])
+        return found
+
     def reload_order(self, changed_paths, entry, roots=(), deleted=frozenset()):
         """What a save of `changed_paths` re-runs, and in which order.
 
@@ -143,7 +165,8 @@ class ImportGraph:
         """
         modules = self.project_modules()
         if set(modules) <= {entry}:
-            return [entry], []  # nothing but the entry (the common small project)
+            # Nothing but the entry (the common small project), or nothing at all.
+            return ([entry] if entry is not None else []), []
         changed = set()
         reals = {os.path.realpath(p) for p in changed_paths}
         for name, path in modules.items():
@@ -164,10 +187,17 @@ class ImportGraph:
                 continue
             affected.add(n)
             stack.extend(importers.get(n, ()))
-        start = [entry] + [r for r in roots if r in modules and r != entry]
+        start = ([entry] if entry is not None else []) + [r for r in roots if r in modules and r != entry]
         live = self._live(start, strong, weak, modules, affected)
         evict = sorted(n for n in affected if n not in live and n != entry)
         evict = _with_submodules(evict, live, modules)
+        if entry is None:
+            starts = start + sorted(changed) + sorted(affected)
+            order = [
+                n for n in _order(starts, strong, weak)
+                if n in affected and n not in evict and modules[n] not in deleted
+            ]
+            return order, evict
         # Affected modules the entry neither imports nor is imported by (it loads them some
         # other way: importlib, a plugin registry) run before it, as if it imported them.
         from_entry = _reach([entry], strong, weak)
