@@ -527,3 +527,48 @@ fn sigterm_while_tests_run_ends_the_session_after_pytest_stops() {
         host.transcript()
     );
 }
+
+#[test]
+fn a_conftest_that_fails_to_load_is_reported_and_its_fix_runs_everything() {
+    let p = Project::new();
+    two_files(&p);
+    // Broken from the start: not bad input (that is for arguments), the host keeps watching.
+    p.write(
+        "conftest.py",
+        "import pytest\nraise ImportError('broken conftest')\n",
+    );
+    let mut host = spawn_test(&p, &[]);
+    host.wait_for("broken conftest");
+    host.wait_for(&status("error: a conftest.py failed to load"));
+    save_in_place(&p.path("conftest.py"), "import pytest\n");
+    host.wait_next(&status("ok: 3 passed in"));
+    // Broken while watching, then fixed: the tests it kept from running run.
+    save_in_place(
+        &p.path("conftest.py"),
+        "import pytest\nraise ImportError('broken conftest')\n",
+    );
+    host.wait_next(&status("error: a conftest.py failed to load"));
+    save_in_place(&p.path("conftest.py"), "import pytest\n\n");
+    host.wait_next(&status("ok: 3 passed (affected tests)"));
+}
+
+#[test]
+fn a_saved_plugin_module_runs_everything() {
+    let p = Project::new();
+    two_files(&p);
+    p.write(
+        "plug.py",
+        "import pytest\n\n@pytest.fixture\ndef greeting():\n    return 'hello'\n",
+    );
+    p.write(
+        "tests/test_greeting.py",
+        "def test_greeting(greeting):\n    assert greeting == 'hello'\n",
+    );
+    let mut host = spawn_test(&p, &["--", "-p", "plug"]);
+    host.wait_for(&status("ok: 4 passed in"));
+    save_in_place(
+        &p.path("plug.py"),
+        "import pytest\n\n@pytest.fixture\ndef greeting():\n    return 'bye'\n",
+    );
+    host.wait_next(&status("failed: 1 failed, 3 passed in"));
+}

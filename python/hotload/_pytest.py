@@ -13,9 +13,8 @@ The Host (`_host.py`) calls `Tests.run` once per run. This module owns the pytes
 - one `pytest.main(args, plugins=[plugin])` per pass (`_pytest_plugin.py` narrows pytest's
   collection to the selection and counts the outcomes), and what a fresh process would give
   each pass: test modules and conftests are dropped from sys.modules after every pass, so
-  pytest imports them again through its assertion-rewriting hook (after a save, the rewritten
-  bytecode and the line cache of the saved files are dropped too); the working directory,
-  sys.path, sys.argv and os.environ are put back as they were before the pass. The code
+  pytest imports them again through its assertion-rewriting hook; the rest (saved state put
+  back, rewritten bytecode of saved files dropped, SIGTERM) is _pytest_fresh.py's. The code
   modules stay loaded; the Host reloads those a save affects before the tests run.
 
 Session-scoped fixtures are rebuilt every run: each pass is a new pytest session.
@@ -36,11 +35,10 @@ Each pass is reported as a tuple:
 import fnmatch
 import gc
 import os
-import signal
 import sys
-import threading
 
 from hotload._graph import evict
+from hotload._pytest_fresh import Saved, StopAsInterrupt, forget_rewritten
 
 _MIN_VERSION = (7, 0)
 _HOW = "%s -m pip install pytest"
@@ -139,7 +137,7 @@ class Tests:
         self.pending = changed
         reload(changed)  # raises: the run failed; the paths stay pending
         self.pending = []
-        _forget_rewritten(changed)
+        forget_rewritten(changed)
         selection = self._select(changed)
         if selection is not None and not selection:
             return []
@@ -195,11 +193,11 @@ class Tests:
         from hotload._pytest_plugin import Plugin
 
         plugin = Plugin(selection)
-        saved = _Saved()
+        saved = Saved()
         # Owed until the pass gets through collection (see `owed`).
         self.owed = None if self.owed is None or selection is None else self.owed.merge(selection)
         t0 = time.perf_counter_ns()
-        stop = _StopAsInterrupt()
+        stop = StopAsInterrupt()
         gc.freeze()
         try:
             with stop:
@@ -252,99 +250,3 @@ class Tests:
             self._reported_threads.update(id(t) for t in left)
             names = ", ".join(t.name + (" (daemon)" if t.daemon else "") for t in left)
             self.note("tests left %d thread%s running: %s" % (len(left), "s" if len(left) > 1 else "", names))
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP while tests run: pytest stops the session as for Ctrl-C (it would
-    take any other exception raised in a test for that test's failure, and go on)."""
-
-
-class _StopAsInterrupt:
-    """While a pass runs, the host's SIGTERM/SIGHUP handlers (which end the session) raise
-    `Terminated` instead; once pytest has returned, `reraise` calls the host's handler for
-    the signal that came."""
-
-    def __init__(self):
-        self.signum = None
-        self._saved = {}
-
-    def _handler(self, signum, frame):
-        self.signum = signum
-        raise Terminated("stopped by signal %d" % signum)
-
-    def __enter__(self):
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            handler = signal.getsignal(sig)
-            if callable(handler):
-                self._saved[sig] = handler
-                signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
-        return False
-
-    def reraise(self):
-        handler = self._saved.get(self.signum)
-        if handler is not None:
-            handler(self.signum, None)
-
-
-class _Saved:
-    """The process state a pass may change and the next one must not see: the working
-    directory, sys.path, sys.argv, os.environ (pytest's monkeypatch undoes its own changes;
-    this undoes everyone's), and which threads exist."""
-
-    def __init__(self):
-        self.cwd = os.getcwd()
-        self.path = list(sys.path)
-        self.argv = list(sys.argv)
-        self.environ = dict(os.environ)
-        self.threads = set(threading.enumerate())
-
-    def restore(self):
-        try:
-            moved = os.getcwd() != self.cwd
-        except OSError:
-            moved = True  # the directory a test moved to is gone
-        if moved:
-            try:
-                os.chdir(self.cwd)
-            except OSError:
-                pass
-        sys.path[:] = self.path
-        sys.argv[:] = self.argv
-        for key in [k for k in os.environ if k not in self.environ]:
-            del os.environ[key]
-        for key, value in self.environ.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
-
-    def threads_left(self):
-        return [t for t in threading.enumerate() if t not in self.threads and t.is_alive()]
-
-
-def _forget_rewritten(paths):
-    """Drops pytest's rewritten bytecode of saved files (it trusts a cached file with the same
-    size and modification second) and their lines in the line cache (tracebacks show the
-    saved lines)."""
-    import glob
-    import importlib.util
-    import linecache
-
-    for path in paths:
-        linecache.cache.pop(path, None)
-        if not path.endswith(".py") or sys.implementation.cache_tag is None:
-            continue
-        try:
-            cached = importlib.util.cache_from_source(path)
-        except (ValueError, NotImplementedError):
-            continue
-        stem = os.path.basename(path)[:-3]
-        pattern = "%s.%s-pytest-*.pyc" % (glob.escape(stem), sys.implementation.cache_tag)
-        for pyc in glob.glob(os.path.join(glob.escape(os.path.dirname(cached)), pattern)):
-            try:
-                os.remove(pyc)
-            except OSError:
-                pass

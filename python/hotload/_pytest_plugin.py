@@ -17,7 +17,7 @@ import types
 
 import pytest
 
-from hotload._pytest import Terminated
+from hotload._pytest_fresh import Terminated
 
 _COUNTS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
 
