@@ -63,8 +63,7 @@ fn status(text: &str) -> String {
 }
 
 /// pytest's summary lines so far (`==== 2 passed in 0.02s ====`): the last line a pass writes
-/// to stdout. The status line comes on stderr, a pipe of its own, so a test that counts
-/// pytest's lines waits for both.
+/// to stdout.
 fn summaries(host: &Host) -> usize {
     host.lines
         .iter()
@@ -78,12 +77,31 @@ fn summaries(host: &Host) -> usize {
         .count()
 }
 
-/// Waits for the next status line starting with `text` and for `passes` more pytest
-/// summaries than `before` (what `summaries` gave before the action).
-fn wait_run(host: &mut Host, text: &str, before: usize, passes: usize) {
-    host.wait_next(&status(text));
+/// What the transcript holds before an action: how many lines contain each needle, and
+/// pytest's summaries. The status line comes on stderr and pytest's output on stdout, two
+/// pipes read apart, so after the action `wait_after` waits for one more of each needle, in
+/// whatever order they arrive, and for the summaries of the action's passes.
+struct Before {
+    marks: Vec<(String, usize)>,
+    summaries: usize,
+}
+
+fn before(host: &Host, needles: &[&str]) -> Before {
+    Before {
+        marks: needles
+            .iter()
+            .map(|n| (n.to_string(), host.count(n)))
+            .collect(),
+        summaries: summaries(host),
+    }
+}
+
+fn wait_after(host: &mut Host, before: Before, passes: usize) {
+    for (needle, n) in &before.marks {
+        host.wait_count(needle, n + 1);
+    }
     let deadline = Instant::now() + TIMEOUT;
-    while summaries(host) < before + passes {
+    while summaries(host) < before.summaries + passes {
         assert!(
             Instant::now() < deadline,
             "pytest's summary never came\n{}",
@@ -108,7 +126,8 @@ fn two_files(p: &Project) {
     );
     p.write(
         "tests/test_other.py",
-        "from other import mul\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
+        "from other import mul\n\nprint('importing test_other')\n\n\
+         def test_mul():\n    assert mul(2, 3) == 6\n",
     );
 }
 
@@ -116,34 +135,32 @@ fn two_files(p: &Project) {
 fn a_save_runs_only_the_tests_whose_modules_import_it() {
     let p = Project::new();
     two_files(&p);
-    let mut host = spawn_test(&p, &["--", "-v"]);
+    let mut host = spawn_test(&p, &["--", "-v", "-s"]);
     host.wait_for(&status("ok: 3 passed in"));
     // pytest's cache (a hidden directory it writes at the end) is not a watched data file.
     host.settle(Duration::from_millis(500));
     assert_eq!(host.count("(run 2"), 0, "{}", host.transcript());
 
-    // calc is imported by helper, which test_calc imports: only test_calc's tests run.
-    let (calc_runs, other_runs) = (host.count("test_calc.py::"), host.count("test_other.py::"));
-    let before = summaries(&host);
+    // calc is imported by helper, which test_calc imports: only test_calc's tests run, and
+    // test_other.py is not even imported.
+    let calc_runs = host.count("test_calc.py::");
+    let counts = ["test_other.py::", "importing test_other"].map(|n| host.count(n));
+    let b = before(&host, &[&status("ok: 2 passed (affected tests) in")]);
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return b + a\n");
-    wait_run(&mut host, "ok: 2 passed (affected tests) in", before, 1);
+    wait_after(&mut host, b, 1);
     assert_eq!(
         host.count("test_calc.py::"),
         calc_runs + 2,
         "{}",
         host.transcript()
     );
-    assert_eq!(
-        host.count("test_other.py::"),
-        other_runs,
-        "{}",
-        host.transcript()
-    );
+    let now = ["test_other.py::", "importing test_other"].map(|n| host.count(n));
+    assert_eq!(now, counts, "{}", host.transcript());
 
     let (calc_runs, other_runs) = (host.count("test_calc.py::"), host.count("test_other.py::"));
-    let before = summaries(&host);
+    let b = before(&host, &[&status("ok: 1 passed (affected tests) in")]);
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
-    wait_run(&mut host, "ok: 1 passed (affected tests) in", before, 1);
+    wait_after(&mut host, b, 1);
     assert_eq!(
         host.count("test_calc.py::"),
         calc_runs,
@@ -158,8 +175,9 @@ fn a_save_runs_only_the_tests_whose_modules_import_it() {
     );
 
     // A module no test imports runs nothing.
+    let b = before(&host, &[&status("ok: no tests affected by the save")]);
     p.write("notes.py", "X = 1\n");
-    host.wait_next(&status("ok: no tests affected by the save"));
+    wait_after(&mut host, b, 0);
 }
 
 #[test]
@@ -171,31 +189,32 @@ fn tests_that_failed_run_again_until_they_pass() {
     host.wait_for(&status("failed: 1 failed, 2 passed in"));
 
     // Saving other.py re-runs the failure too (and test_twice_zero, which passed, does not).
-    let failures = host.count("test_calc.py::test_twice FAILED");
-    let before = summaries(&host);
-    save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
-    wait_run(
-        &mut host,
-        "failed: 1 failed, 1 passed (affected tests)",
-        before,
-        1,
+    let zero_runs = host.count("test_twice_zero PASSED");
+    let b = before(
+        &host,
+        &[
+            "test_calc.py::test_twice FAILED",
+            &status("failed: 1 failed, 1 passed (affected tests)"),
+        ],
     );
-    assert_eq!(host.count("test_calc.py::test_twice FAILED"), failures + 1);
+    save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
+    wait_after(&mut host, b, 1);
     assert_eq!(
         host.count("test_twice_zero PASSED"),
-        1,
+        zero_runs,
         "{}",
         host.transcript()
     );
 
+    let b = before(&host, &[&status("ok: 2 passed (affected tests)")]);
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return a + b\n");
-    host.wait_next(&status("ok: 2 passed (affected tests)"));
+    wait_after(&mut host, b, 1);
 
     // Fixed: it is not due any more.
     let calc_runs = host.count("test_calc.py::");
-    let before = summaries(&host);
+    let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return a * b\n");
-    wait_run(&mut host, "ok: 1 passed (affected tests)", before, 1);
+    wait_after(&mut host, b, 1);
     assert_eq!(
         host.count("test_calc.py::"),
         calc_runs,
@@ -210,21 +229,23 @@ fn all_runs_the_whole_selection_once_the_affected_tests_pass() {
     two_files(&p);
     let mut host = spawn_test(&p, &["--all", "--", "-v"]);
     host.wait_for(&status("ok: 3 passed in"));
+    let b = before(
+        &host,
+        &[&status(
+            "ok: 2 passed (affected tests), then 3 passed (all) in",
+        )],
+    );
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return b + a\n");
-    host.wait_next(&status(
-        "ok: 2 passed (affected tests), then 3 passed (all) in",
-    ));
+    wait_after(&mut host, b, 2);
 
     // Failing affected tests: nothing more.
     let other_runs = host.count("test_other.py::");
-    let before = summaries(&host);
-    save_in_place(&p.path("calc.py"), "def add(a, b):\n    return a - b\n");
-    wait_run(
-        &mut host,
-        "failed: 1 failed, 1 passed (affected tests) in",
-        before,
-        1,
+    let b = before(
+        &host,
+        &[&status("failed: 1 failed, 1 passed (affected tests) in")],
     );
+    save_in_place(&p.path("calc.py"), "def add(a, b):\n    return a - b\n");
+    wait_after(&mut host, b, 1);
     assert_eq!(
         host.count("test_other.py::"),
         other_runs,
@@ -247,19 +268,16 @@ fn the_test_table_of_the_config_gives_args_and_all() {
     );
     let mut host = spawn_test(&p, &[]);
     host.wait_for(&status("ok: 4 passed in"));
-    let (before, wanted) = (
-        summaries(&host),
-        host.count("test_more.py::test_wanted PASSED"),
+    let b = before(
+        &host,
+        &[
+            &status("ok: 1 passed (affected tests), then 4 passed (all) in"),
+            "test_more.py::test_wanted PASSED",
+        ],
     );
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
-    wait_run(
-        &mut host,
-        "ok: 1 passed (affected tests), then 4 passed (all) in",
-        before,
-        2,
-    );
+    wait_after(&mut host, b, 2);
     assert_eq!(host.count("test_unwanted"), 0, "{}", host.transcript());
-    assert_eq!(host.count("test_more.py::test_wanted PASSED"), wanted + 1);
 }
 
 #[test]
@@ -270,39 +288,53 @@ fn assertions_are_rewritten_and_tracebacks_show_the_saved_lines() {
     p.write("tests/test_values.py", test);
     let mut host = spawn_test(&p, &[]);
     host.wait_for(&status("ok: 1 passed in"));
+    let failed = status("failed: 1 failed (affected tests)");
 
     // A saved code module: the rich diff shows its new value.
+    let b = before(&host, &["At index 2 diff: 4 != 3", &failed]);
     save_in_place(&p.path("calc.py"), "def values():\n    return [1, 2, 4]\n");
-    host.wait_next("At index 2 diff: 4 != 3");
-    host.wait_next(&status("failed: 1 failed (affected tests)"));
+    wait_after(&mut host, b, 1);
 
-    // A saved test module (same size, most likely the same second): rewritten again, with
-    // its new expectation.
-    save_in_place(&p.path("tests/test_values.py"), &test.replace("3]", "5]"));
-    host.wait_next("At index 2 diff: 4 != 5");
-    host.wait_next(&status("failed: 1 failed (affected tests)"));
+    // A saved test module of the same size and modification time (a save within the same
+    // second): rewritten again, with its new expectation, and its new line shown.
+    let b = before(
+        &host,
+        &[
+            "At index 2 diff: 4 != 5",
+            ">       assert values() == [1, 2, 5]",
+            &failed,
+        ],
+    );
+    save_same_size_and_time(&p.path("tests/test_values.py"), &test.replace("3]", "5]"));
+    wait_after(&mut host, b, 1);
 
     // Lines moved down: pytest points at the new line of the test and of the module.
     let moved = format!("# one\n# two\n{}", test.replace("3]", "5]"));
+    let b = before(&host, &["tests/test_values.py:6: AssertionError", &failed]);
     save_in_place(&p.path("tests/test_values.py"), &moved);
-    host.wait_next("tests/test_values.py:6: AssertionError");
-    let shown = host.count("    raise ValueError('boom')");
+    wait_after(&mut host, b, 1);
+    let b = before(
+        &host,
+        &[
+            "calc.py:4: ValueError",
+            ">       raise ValueError('boom')",
+            &failed,
+        ],
+    );
     save_in_place(
         &p.path("calc.py"),
         "# one\n# two\ndef values():\n    raise ValueError('boom')\n",
     );
-    host.wait_next("calc.py:4: ValueError");
-    host.wait_count("    raise ValueError('boom')", shown + 1);
+    wait_after(&mut host, b, 1);
 }
 
 #[test]
 fn a_saved_conftest_rebuilds_its_fixtures_for_the_tests_under_it() {
     let p = Project::new();
     p.write("tests/__init__.py", "");
-    p.write(
-        "tests/conftest.py",
-        "import pytest\n\n@pytest.fixture\ndef base():\n    return 1\n",
-    );
+    let conftest =
+        |body: &str| format!("import pytest\n\n@pytest.fixture\ndef base():\n    {body}\n");
+    p.write("tests/conftest.py", &conftest("return 1"));
     p.write(
         "tests/test_base.py",
         "def test_base(base):\n    assert base == 1\n",
@@ -311,13 +343,16 @@ fn a_saved_conftest_rebuilds_its_fixtures_for_the_tests_under_it() {
     let mut host = spawn_test(&p, &["--", "-v"]);
     host.wait_for(&status("ok: 2 passed in"));
 
-    let (far_runs, before) = (host.count("test_far.py::"), summaries(&host));
-    save_in_place(
-        &p.path("tests/conftest.py"),
-        "import pytest\n\n@pytest.fixture\ndef base():\n    return 2\n",
+    let far_runs = host.count("test_far.py::");
+    let b = before(
+        &host,
+        &[
+            "assert 2 == 1",
+            &status("failed: 1 failed (affected tests)"),
+        ],
     );
-    host.wait_next("assert 2 == 1");
-    wait_run(&mut host, "failed: 1 failed (affected tests)", before, 1);
+    save_in_place(&p.path("tests/conftest.py"), &conftest("return 2"));
+    wait_after(&mut host, b, 1);
     assert_eq!(
         host.count("test_far.py::"),
         far_runs,
@@ -326,17 +361,21 @@ fn a_saved_conftest_rebuilds_its_fixtures_for_the_tests_under_it() {
     );
 
     // A fixture that fails is an error; the next save runs again.
+    let b = before(
+        &host,
+        &[
+            "RuntimeError: no base",
+            &status("failed: 1 error (affected tests)"),
+        ],
+    );
     save_in_place(
         &p.path("tests/conftest.py"),
-        "import pytest\n\n@pytest.fixture\ndef base():\n    raise RuntimeError('no base')\n",
+        &conftest("raise RuntimeError('no base')"),
     );
-    host.wait_next("RuntimeError: no base");
-    host.wait_next(&status("failed: 1 error (affected tests)"));
-    save_in_place(
-        &p.path("tests/conftest.py"),
-        "import pytest\n\n@pytest.fixture\ndef base():\n    return 1\n",
-    );
-    host.wait_next(&status("ok: 1 passed (affected tests)"));
+    wait_after(&mut host, b, 1);
+    let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
+    save_in_place(&p.path("tests/conftest.py"), &conftest("return 1"));
+    wait_after(&mut host, b, 1);
 }
 
 #[test]
@@ -345,36 +384,41 @@ fn collection_errors_and_broken_modules_are_reported_and_the_next_save_runs() {
     two_files(&p);
     let mut host = spawn_test(&p, &[]);
     host.wait_for(&status("ok: 3 passed in"));
+    let one_error = status("failed: 1 error (affected tests)");
+    let reload_failed = status("error: tests failed after");
 
     // A syntax error in a test file: a collection error.
     let good = std::fs::read_to_string(p.path("tests/test_calc.py")).unwrap();
+    let b = before(&host, &["ERROR collecting tests/test_calc.py", &one_error]);
     save_in_place(&p.path("tests/test_calc.py"), "def test_broken(:\n");
-    host.wait_next("ERROR collecting tests/test_calc.py");
-    host.wait_next(&status("failed: 1 error (affected tests)"));
+    wait_after(&mut host, b, 1);
+    let b = before(&host, &[&status("ok: 2 passed (affected tests)")]);
     save_in_place(&p.path("tests/test_calc.py"), &good);
-    host.wait_next(&status("ok: 2 passed (affected tests)"));
+    wait_after(&mut host, b, 1);
 
     // An ImportError while collecting.
+    let b = before(&host, &["ImportError", &one_error]);
     save_in_place(
         &p.path("tests/test_other.py"),
         "from other import divide\n\ndef test_divide():\n    pass\n",
     );
-    host.wait_next("ImportError");
-    host.wait_next(&status("failed: 1 error (affected tests)"));
+    wait_after(&mut host, b, 1);
 
-    // A syntax error in a code module: the reload fails, no test runs; the fix runs its tests
-    // (and the one still due).
+    // A syntax error in a code module: the reload fails and no test runs.
+    let b = before(&host, &["SyntaxError", &reload_failed]);
     save_in_place(&p.path("calc.py"), "def add(a, b:\n    return a + b\n");
-    host.wait_next("SyntaxError");
-    host.wait_next(&status("error: tests failed after"));
+    wait_after(&mut host, b, 0);
+    // Another save while calc is still broken tries its reload again, and fails again.
+    let b = before(&host, &[&reload_failed]);
     save_in_place(
         &p.path("tests/test_other.py"),
         "from other import mul\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
     );
-    // calc is still broken: the reload is tried again, and fails again.
-    host.wait_next(&status("error: tests failed after"));
+    wait_after(&mut host, b, 0);
+    // Fixed: calc's tests run, and test_other's, still due.
+    let b = before(&host, &[&status("ok: 3 passed (affected tests)")]);
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return a + b\n");
-    host.wait_next(&status("ok: 3 passed (affected tests)"));
+    wait_after(&mut host, b, 1);
 }
 
 #[test]
@@ -393,14 +437,25 @@ fn ctrl_c_interrupts_a_slow_test_and_the_host_keeps_watching() {
     host.wait_for(&status("interrupted: tests interrupted by Ctrl-C"));
 
     std::fs::remove_file(&mark).unwrap();
+    let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
     save_in_place(
         &p.path("tests/test_slow.py"),
         "def test_slow():\n    pass\n",
     );
-    host.wait_next(&status("ok: 1 passed (affected tests)"));
+    wait_after(&mut host, b, 1);
     host.interrupt();
     let code = host.wait_exit(TIMEOUT).code();
     assert_eq!(code, Some(130), "{}", host.transcript());
+}
+
+/// Overwrites `path` with `content` (of the same length) and gives it back its modification
+/// time, as a second save within the same second would leave it.
+fn save_same_size_and_time(path: &Path, content: &str) {
+    let before = std::fs::metadata(path).unwrap();
+    assert_eq!(before.len(), content.len() as u64);
+    save_in_place(path, content);
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
 }
 
 fn wait_for_file(path: &Path, host: &mut Host) {
@@ -438,11 +493,15 @@ fn a_test_that_exits_moves_and_leaves_threads_does_not_change_the_next_run() {
     host.wait_for(&status("failed: 1 failed, 1 passed in"));
     host.wait_for("tests left 1 thread running");
     // The clean test runs first (file order) and sees none of the mess.
+    let b = before(
+        &host,
+        &[&status("failed: 1 failed, 1 passed (affected tests)")],
+    );
     save_in_place(
         &p.path("tests/test_a_clean.py"),
         &(std::fs::read_to_string(p.path("tests/test_a_clean.py")).unwrap() + "# saved\n"),
     );
-    host.wait_next(&status("failed: 1 failed, 1 passed (affected tests)"));
+    wait_after(&mut host, b, 1);
 }
 
 #[test]
@@ -538,18 +597,22 @@ fn a_conftest_that_fails_to_load_is_reported_and_its_fix_runs_everything() {
         "import pytest\nraise ImportError('broken conftest')\n",
     );
     let mut host = spawn_test(&p, &[]);
+    let failed = status("error: a conftest.py failed to load");
     host.wait_for("broken conftest");
-    host.wait_for(&status("error: a conftest.py failed to load"));
+    host.wait_for(&failed);
+    let b = before(&host, &[&status("ok: 3 passed in")]);
     save_in_place(&p.path("conftest.py"), "import pytest\n");
-    host.wait_next(&status("ok: 3 passed in"));
+    wait_after(&mut host, b, 1);
     // Broken while watching, then fixed: the tests it kept from running run.
+    let b = before(&host, &[&failed]);
     save_in_place(
         &p.path("conftest.py"),
         "import pytest\nraise ImportError('broken conftest')\n",
     );
-    host.wait_next(&status("error: a conftest.py failed to load"));
+    wait_after(&mut host, b, 0);
+    let b = before(&host, &[&status("ok: 3 passed (affected tests)")]);
     save_in_place(&p.path("conftest.py"), "import pytest\n\n");
-    host.wait_next(&status("ok: 3 passed (affected tests)"));
+    wait_after(&mut host, b, 1);
 }
 
 #[test]
@@ -566,9 +629,10 @@ fn a_saved_plugin_module_runs_everything() {
     );
     let mut host = spawn_test(&p, &["--", "-p", "plug"]);
     host.wait_for(&status("ok: 4 passed in"));
+    let b = before(&host, &[&status("failed: 1 failed, 3 passed in")]);
     save_in_place(
         &p.path("plug.py"),
         "import pytest\n\n@pytest.fixture\ndef greeting():\n    return 'bye'\n",
     );
-    host.wait_next(&status("failed: 1 failed, 3 passed in"));
+    wait_after(&mut host, b, 1);
 }

@@ -4,8 +4,9 @@ one that stays warm. Not a public API.
 - `Saved`: the working directory, sys.path, sys.argv and os.environ as they were before a pass
   (pytest's monkeypatch undoes its own changes; this undoes everyone's), and which threads
   existed;
-- `forget_rewritten`: pytest's rewritten bytecode of a saved file (pytest trusts a cached file
-  with the same size and modification second) and its lines in the line cache;
+- `forget_rewritten`: pytest's rewritten bytecode of a saved file (pytest before 9 trusts a
+  cached file with the same size and modification second) and its lines in the line cache
+  (which trusts the same);
 - `StopAsInterrupt`: SIGTERM or SIGHUP while a pass runs stops pytest the way Ctrl-C does
   (`Terminated`); the host's own handler, which ends the session, runs once pytest returned.
 """
