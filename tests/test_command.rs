@@ -636,3 +636,31 @@ fn a_saved_plugin_module_runs_everything() {
     );
     wait_after(&mut host, b, 1);
 }
+
+#[test]
+fn tests_kept_from_running_by_ctrl_c_while_collecting_run_on_the_next_save() {
+    let p = Project::new();
+    two_files(&p);
+    let (flag, mark) = (p.path("slow.flag"), p.path("started"));
+    let slow = format!(
+        "import os, time\n\nif os.path.exists({:?}):\n    open({:?}, 'w').close()\n    \
+         time.sleep(60)\n\ndef test_imported():\n    pass\n",
+        flag.display().to_string(),
+        mark.display().to_string()
+    );
+    p.write("tests/test_slow_import.py", &slow);
+    let mut host = spawn_test(&p, &[]);
+    host.wait_for(&status("ok: 4 passed in"));
+    // Its import hangs now (the flag is no source file: saving it runs nothing).
+    std::fs::write(&flag, "").unwrap();
+    let b = before(&host, &[&status("interrupted: tests interrupted by Ctrl-C")]);
+    save_in_place(&p.path("tests/test_slow_import.py"), &(slow.clone() + "\n"));
+    wait_for_file(&mark, &mut host);
+    host.interrupt();
+    wait_after(&mut host, b, 0);
+    // Collection never finished: its tests are still owed to the next run.
+    std::fs::remove_file(&flag).unwrap();
+    let b = before(&host, &[&status("ok: 2 passed (affected tests)")]);
+    save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
+    wait_after(&mut host, b, 1);
+}

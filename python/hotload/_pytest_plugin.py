@@ -91,6 +91,8 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config, items):
+        # Collection got through (pytest_collection_finish also comes after a Ctrl-C).
+        self.collection_done = True
         keep, drop = [], []
         for item in items:
             path = self.real(item.path)
@@ -106,8 +108,8 @@ class Plugin:
             config.hook.pytest_deselected(items=drop)
 
     def pytest_collection_finish(self, session):
-        self.collection_done = True
-        self.selected = {item.nodeid: self.real(item.path) for item in session.items}
+        if self.collection_done:
+            self.selected = {item.nodeid: self.real(item.path) for item in session.items}
 
     def pytest_collectreport(self, report):
         if report.failed:
