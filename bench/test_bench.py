@@ -4,6 +4,7 @@ the tests it affects.
 
     python3 bench/test_bench.py            # 30 saves, 10 cold runs of each kind
     python3 bench/test_bench.py --quick    # 10 saves, 3 cold runs
+    python3 bench/test_bench.py --readme   # and put the table into README.md
 
 The project: a package of 20 modules that each import numpy, and 200 tests in 20 files, test
 file k importing module k (so a save of one module affects 10 tests). Three ways to get the
@@ -119,13 +120,21 @@ class Host:
             self.proc.kill()
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a running process so far (clock-tick resolution)."""
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_host(binary, root, saves):
+    """Latency of each save (ms), and the host's CPU time per save (ms, averaged)."""
     host = Host(binary, root)
     try:
         _, first = host.wait_status(timeout=120)
         if "200 passed" not in first:
             raise RuntimeError("unexpected first run: %s" % first)
         path = root / "pkg" / ("mod_%02d.py" % SAVED)
+        cpu0 = cpu_seconds(host.proc.pid)
         samples = []
         for i in range(1, saves + 1):
             time.sleep(0.1)  # a person saves again long after the last result
@@ -135,27 +144,35 @@ def measure_host(binary, root, saves):
             if "ok: 10 passed (affected tests)" not in line:
                 raise RuntimeError("unexpected status after a save: %s" % line)
             samples.append((ts - t0) / 1e6)
-        return samples
+        cpu = (cpu_seconds(host.proc.pid) - cpu0) * 1000 / saves
+        return samples, cpu
     finally:
         host.stop()
 
 
 def measure_cold(root, args, runs, expect):
+    """Latency of each cold run (ms), and its CPU time (ms, averaged)."""
     python = VENV / "bin" / "python"
-    samples = []
+    samples, cpu = [], 0.0
     for _ in range(runs):
         t0 = time.perf_counter_ns()
-        out = subprocess.run([str(python), "-m", "pytest", "-q"] + args, cwd=str(root), env=child_env(),
-                             stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        proc = subprocess.Popen([str(python), "-m", "pytest", "-q"] + args, cwd=str(root), env=child_env(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = proc.stdout.read().decode(errors="replace")
+        _, status, usage = os.wait4(proc.pid, 0)
         samples.append((time.perf_counter_ns() - t0) / 1e6)
-        if out.returncode != 0 or expect not in out.stdout:
-            raise RuntimeError("cold pytest failed:\n%s%s" % (out.stdout, out.stderr))
-    return samples
+        cpu += (usage.ru_utime + usage.ru_stime) * 1000
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0 or expect not in out:
+            raise RuntimeError("cold pytest failed:\n%s" % out)
+    return samples, cpu / runs
 
 
-def stats(samples):
+def stats(measured):
+    samples, cpu = measured
     ordered = sorted(samples)
     return {
+        "cpu_ms": cpu,
         "n": len(samples),
         "median_ms": statistics.median(ordered),
         "p10_ms": ordered[int(0.1 * (len(ordered) - 1))],
@@ -191,22 +208,29 @@ def run(options):
         "pytest (same selection)": stats(same),
         "pytest (whole suite)": stats(whole),
     }
-    result["speedup_vs_same"] = result["pytest (same selection)"]["median_ms"] / result["hotload-host test"]["median_ms"]
+    same, warm = result["pytest (same selection)"], result["hotload-host test"]
+    result["speedup_vs_same"] = same["median_ms"] / warm["median_ms"]
+    result["cpu_ratio_vs_same"] = same["cpu_ms"] / warm["cpu_ms"] if warm["cpu_ms"] else None
     return result
 
 
 def markdown(result):
-    rows = ["| from a save of one module to the affected tests' result | median | p10 | p90 | runs |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = ["| from a save of one module to the affected tests' result | median | p10 | p90 | CPU per run | runs |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for name, what in (("hotload-host test", "`hotload-host test` (warm; 10 affected tests)"),
                        ("pytest (same selection)", "`pytest tests/test_07.py` cold (the same 10 tests)"),
                        ("pytest (whole suite)", "`pytest` cold (all 200 tests)")):
         s = result[name]
-        rows.append("| %s | %.0f ms | %.0f ms | %.0f ms | %d |" % (what, s["median_ms"], s["p10_ms"], s["p90_ms"], s["n"]))
+        rows.append("| %s | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %d |" % (
+            what, s["median_ms"], s["p10_ms"], s["p90_ms"], s["cpu_ms"], s["n"]))
     rows.append("")
-    rows.append("%.1f× faster than the cold run of the same selection. %s; Python %s, numpy %s, pytest %s; %s." % (
-        result["speedup_vs_same"], result["machine"], result["python"], result["versions"].get("numpy"),
-        result["versions"].get("pytest"), result["date"]))
+    cpu_ratio = result["cpu_ratio_vs_same"]
+    rows.append("Median %.1f× faster than the cold run of the same selection (%s less CPU). %s; Python %s, numpy %s, "
+                "pytest %s; %s. CPU per run: the host's CPU time over all saves / saves (clock ticks), a cold run's "
+                "from wait4." % (
+                    result["speedup_vs_same"], "%.1f×" % cpu_ratio if cpu_ratio else "?", result["machine"],
+                    result["python"], result["versions"].get("numpy"), result["versions"].get("pytest"),
+                    result["date"]))
     return "\n".join(rows) + "\n"
 
 
@@ -217,6 +241,7 @@ def main():
     ap.add_argument("--cold", type=int, default=None, help="cold pytest runs of each kind (default 10)")
     ap.add_argument("--binary", default=str(REPO / "target" / "release" / "hotload-host"))
     ap.add_argument("--tmpdir", default=None, help="where the project is made (default: the system temp dir)")
+    ap.add_argument("--readme", action="store_true", help="also put the table into README.md (between the test-bench marks)")
     options = ap.parse_args()
     options.saves = options.saves or (10 if options.quick else 30)
     options.cold = options.cold or (3 if options.quick else 10)
@@ -225,6 +250,12 @@ def main():
     (RESULTS / "test.json").write_text(json.dumps(result, indent=2) + "\n")
     table = markdown(result)
     (RESULTS / "test.md").write_text("# hotload-host test benchmark\n\n" + table)
+    if options.readme:
+        readme = REPO / "README.md"
+        text = readme.read_text()
+        start, end = "<!-- test-bench:start -->\n", "<!-- test-bench:end -->"
+        head, rest = text.split(start, 1)
+        readme.write_text(head + start + table + rest[rest.index(end):])
     print(table)
 
 

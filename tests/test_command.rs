@@ -506,11 +506,14 @@ fn a_test_that_exits_moves_and_leaves_threads_does_not_change_the_next_run() {
 
 #[test]
 fn without_pytest_the_message_says_how_to_install_it() {
-    let base = Command::new(venv().join("bin/python"))
-        .args(["-c", "import sys; print(sys._base_executable)"])
-        .output()
-        .unwrap();
-    let base = PathBuf::from(String::from_utf8(base.stdout).unwrap().trim());
+    // The Python the test venv was made with (its `home`), for a venv without pytest.
+    let cfg = std::fs::read_to_string(venv().join("pyvenv.cfg")).unwrap();
+    let home = cfg
+        .lines()
+        .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == "home"))
+        .map(|(_, v)| PathBuf::from(v.trim()))
+        .expect("pyvenv.cfg names its home");
+    let base = home.join("python3");
     let tmp = tempfile::tempdir().unwrap();
     let bare = tmp.path().join("bare");
     let made = Command::new(&base)
@@ -653,7 +656,10 @@ fn tests_kept_from_running_by_ctrl_c_while_collecting_run_on_the_next_save() {
     host.wait_for(&status("ok: 4 passed in"));
     // Its import hangs now (the flag is no source file: saving it runs nothing).
     std::fs::write(&flag, "").unwrap();
-    let b = before(&host, &[&status("interrupted: tests interrupted by Ctrl-C")]);
+    let b = before(
+        &host,
+        &[&status("interrupted: tests interrupted by Ctrl-C")],
+    );
     save_in_place(&p.path("tests/test_slow_import.py"), &(slow.clone() + "\n"));
     wait_for_file(&mark, &mut host);
     host.interrupt();

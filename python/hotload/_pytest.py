@@ -64,6 +64,18 @@ def problem():
     return None
 
 
+def _main(pytest, args, plugin):
+    try:
+        return pytest.main(list(args), plugins=[plugin])
+    except Exception as exc:
+        if plugin.configured:
+            raise
+        # pytest before 9 lets a plugin named with -p that cannot be imported escape; pytest 9
+        # prints it and returns 3 (which, before configuring, reads as bad input).
+        sys.stderr.write("%s: %s\n" % (type(exc).__name__, exc))
+        return 3
+
+
 class Selection:
     """What a pass runs, within what pytest's arguments select: whole files, everything under
     some directories (a saved conftest.py), and single tests (node id -> its file). All paths
@@ -201,7 +213,7 @@ class Tests:
         gc.freeze()
         try:
             with stop:
-                status = pytest.main(list(args), plugins=[plugin])
+                status = _main(pytest, args, plugin)
         finally:
             self._drop(plugin)
             gc.collect()
@@ -237,12 +249,12 @@ class Tests:
         """Drops the test modules and conftests from sys.modules, so that the next pass imports
         them afresh through pytest's assertion-rewriting hook."""
         wanted = plugin.module_paths | set(self.test_modules)
-        names = []
+        found = dict(plugin.module_names)  # (also those outside the project's directories)
         for name, path in self.graph.project_modules().items():
             if path in wanted or os.path.basename(path) == "conftest.py":
-                names.append(name)
-                self.test_modules[path] = name
-        evict(names)
+                found[path] = name
+        self.test_modules.update(found)
+        evict(found.values())
 
     def _threads(self, saved):
         left = [t for t in saved.threads_left() if id(t) not in self._reported_threads]

@@ -36,9 +36,11 @@ class Plugin:
         self.collected_ids = set()
         self.collected_files = set()
         self.selected = {}
-        # Real paths of the files pytest made test modules of, and of those with tests.
+        # Real paths of the files pytest made test modules of, and of those with tests; the
+        # names of the test modules and conftests it imported (real path -> module name).
         self.module_paths = set()
         self.test_files = set()
+        self.module_names = {}
         # Real paths of the modules registered as plugins (conftests aside: `-p`, `pytest_plugins`).
         self.plugin_files = set()
         self.patterns = None
@@ -98,6 +100,10 @@ class Plugin:
             path = self.real(item.path)
             self.collected_ids.add(item.nodeid)
             self.test_files.add(path)
+            if path in self.module_paths and path not in self.module_names:
+                module = getattr(item, "module", None)
+                if isinstance(module, types.ModuleType):
+                    self.module_names[path] = module.__name__
             if self.selection is None or self.selection.wants_item(item.nodeid, path):
                 keep.append(item)
             else:
@@ -123,7 +129,11 @@ class Plugin:
     def pytest_sessionfinish(self, session):
         for plugin in session.config.pluginmanager.get_plugins():
             path = getattr(plugin, "__file__", None) if isinstance(plugin, types.ModuleType) else None
-            if isinstance(path, str) and os.path.basename(path) != "conftest.py":
+            if not isinstance(path, str):
+                continue
+            if os.path.basename(path) == "conftest.py":
+                self.module_names[self.real(path)] = plugin.__name__
+            else:
                 self.plugin_files.add(self.real(path))
 
     # ---- running ----
