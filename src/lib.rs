@@ -3,7 +3,8 @@
 //! embedded interpreter. Each module says what it owns:
 //!
 //! - `config`: what the user asked for (flags, environment, file), each setting declared once
-//! - `target`, `project`, `plan`: from settings to something runnable
+//! - `target`, `project`, `plan`: from settings to something runnable (`hotload-host test` is a
+//!   session like any other, whose plan is one step: run the tests)
 //! - `session`: the loop, the save path, batching, the one `poll`
 //! - `watch`: what is watched and what counts as a save
 //! - `python`: the interpreter (binary only) and the one typed bridge to the Python side

@@ -1,4 +1,4 @@
-//! The session: run the target now, then wait (one `poll`, the interpreter released) for saves,
+//! The session: run the target (or, for `hotload-host test`, the tests) now, then wait (one `poll`, the interpreter released) for saves,
 //! keys, console input or Ctrl-C, gather the saves that belong together, and run again. The
 //! loop, the `--repl` console and `--once` all go through `step`, the save path.
 
