@@ -1,6 +1,7 @@
-//! The session: run the target (or, for `hotload-host test`, the tests) now, then wait (one `poll`, the interpreter released) for saves,
-//! keys, console input or Ctrl-C, gather the saves that belong together, and run again. The
-//! loop, the `--repl` console and `--once` all go through `step`, the save path.
+//! The session: run the target (or, for `hotload-host test`, the tests) now, then wait (one
+//! `poll`, the interpreter released) for saves, keys, console input or Ctrl-C, gather the saves
+//! that belong together, and run again. The loop, the `--repl` console and `--once` all go
+//! through `step`, the save path.
 
 pub mod batch;
 pub mod events;
