@@ -3,7 +3,8 @@
 //! embedded interpreter. Each module says what it owns:
 //!
 //! - `config`: what the user asked for (flags, environment, file), each setting declared once
-//! - `target`, `project`, `plan`: from settings to something runnable
+//! - `target`, `project`, `plan`: from settings to something runnable (`hotload-host test` is a
+//!   session like any other, whose plan is one step: run the tests)
 //! - `session`: the loop, the save path, batching, the one `poll`
 //! - `watch`: what is watched and what counts as a save
 //! - `python`: the interpreter (binary only) and the one typed bridge to the Python side
@@ -150,20 +151,19 @@ fn run_cli(cli: &Invocation, start_python: fn() -> Result<(), String>) -> Result
             let text = config::trust(cli, &cwd).map_err(String::from)?;
             return Ok(ui::out(&text).map(|()| 0)?);
         }
-        Some(Command::Test) => {
-            return Err("`hotload-host test` is not built yet".to_string().into());
-        }
-        None => {}
+        // The tests are a session like any other, whose plan runs pytest.
+        Some(Command::Test) | None => {}
     }
     let settings = config::load(cli, &cwd).map_err(String::from)?;
     if cli.print_config {
         return Ok(ui::out(&settings.describe()).map(|()| 0)?);
     }
-    settings.require_target()?;
+    let kind = project::Kind::of(cli);
+    kind.require_target(&settings)?;
     if cli.repl && !std::io::stdin().is_terminal() {
         return Err("--repl needs a terminal on stdin".to_string().into());
     }
-    let lookup = project::lookup(&settings)?;
+    let lookup = project::lookup(&settings, kind)?;
     let ui = Printer::new(cli.quiet, cli.verbose, cli.color, cli.once);
     let stdin_list = if settings.watch.value.is_empty() && !cli.once && !cli.repl {
         watch::spec::StdinList::open(&cwd)
@@ -174,7 +174,7 @@ fn run_cli(cli: &Invocation, start_python: fn() -> Result<(), String>) -> Result
     PYTHON_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
     Python::attach(|py| {
         let bridge = Bridge::new(py)?;
-        let result = project::resolve(&bridge, settings, lookup)
+        let result = project::resolve(&bridge, settings, lookup, kind)
             .and_then(|project| Session::start(cli, &bridge, &ui, project, stdin_list))
             .and_then(Session::run);
         // The one exit path: the terminal as the user had it, the module's output flushed.

@@ -1,6 +1,7 @@
 //! The run plan: the ordered steps of one run, built from the settings. Without an explicit
 //! `steps` list it is: the `pre` hook, reload the target, the `post` hook, the entrypoint.
-//! The session executes it step by step (`session::run`).
+//! `hotload-host test` has a plan of one step: run the tests. The session executes it step by
+//! step (`session::run`).
 
 use crate::config::{Settings, Step};
 
@@ -17,6 +18,10 @@ pub enum PlanStep {
     Call(String),
     /// Run a shell command; a non-zero status stops the rest of the run.
     Run(String),
+    /// `hotload-host test`: reload the code modules the save affects, then run pytest with
+    /// `args` on the affected tests (everything on the first run), and with `all` the whole
+    /// selection once those pass.
+    Test { args: Vec<String>, all: bool },
 }
 
 impl PlanStep {
@@ -24,9 +29,17 @@ impl PlanStep {
     pub fn reference(&self) -> Option<&str> {
         match self {
             PlanStep::Pre(s) | PlanStep::Reload(s) | PlanStep::Call(s) => Some(s),
-            PlanStep::Clear | PlanStep::Run(_) => None,
+            PlanStep::Clear | PlanStep::Run(_) | PlanStep::Test { .. } => None,
         }
     }
+}
+
+/// The plan of `hotload-host test`.
+pub fn build_tests(settings: &Settings) -> Vec<PlanStep> {
+    vec![PlanStep::Test {
+        args: settings.test_args.value.clone(),
+        all: settings.test_all.value,
+    }]
 }
 
 /// `module` is the target's module name (None when the config only has explicit steps).

@@ -1,17 +1,46 @@
 //! From settings to something runnable: find the config, merge the settings, resolve the
 //! target, put its root on sys.path, check every `module:function` the plan names (without
 //! running user code), and build the plan. Used at start and again when the config changes.
+//! `hotload-host test` has no target: its project is the project directory, its plan runs
+//! pytest, and pytest must be importable.
 
 use std::path::{Path, PathBuf};
 
 use crate::Failure;
-use crate::config::Settings;
+use crate::config::{Command, Invocation, Settings};
 use crate::plan::{self, PlanStep};
 use crate::python::bridge::Bridge;
 use crate::target::{self, Lookup, Target};
 
+/// What a session runs: the target's plan, or the tests (`hotload-host test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Run,
+    Test,
+}
+
+impl Kind {
+    pub fn of(cli: &Invocation) -> Kind {
+        match cli.command {
+            Some(Command::Test) => Kind::Test,
+            _ => Kind::Run,
+        }
+    }
+
+    /// Something to run: a target or steps (the tests need neither).
+    pub fn require_target(self, settings: &Settings) -> Result<(), String> {
+        match self {
+            Kind::Run => settings.require_target(),
+            Kind::Test => Ok(()),
+        }
+    }
+}
+
 /// The target as the settings name it, resolved on the filesystem (no Python yet).
-pub fn lookup(settings: &Settings) -> Result<Option<Lookup>, String> {
+pub fn lookup(settings: &Settings, kind: Kind) -> Result<Option<Lookup>, String> {
+    if kind == Kind::Test {
+        return Ok(None);
+    }
     let Some(spec) = &settings.target.value else {
         return Ok(None);
     };
@@ -39,7 +68,11 @@ pub fn resolve(
     bridge: &Bridge<'_>,
     settings: Settings,
     lookup: Option<Lookup>,
+    kind: Kind,
 ) -> Result<Project, Failure> {
+    if kind == Kind::Test {
+        return resolve_tests(bridge, settings);
+    }
     let target = match lookup {
         Some(l) => Some(locate(bridge, l, &settings.cwd)?),
         None => None,
@@ -77,6 +110,26 @@ pub fn resolve(
         plan,
         label,
         root,
+        argv,
+    })
+}
+
+/// `hotload-host test`: the project directory first on sys.path (as `python -m pytest` puts
+/// the current directory), pytest imported once from the project's Python.
+fn resolve_tests(bridge: &Bridge<'_>, settings: Settings) -> Result<Project, Failure> {
+    if let Some(problem) = bridge.check_pytest()? {
+        return Err(Failure::Fatal(problem));
+    }
+    let plan = plan::build_tests(&settings);
+    let argv = std::iter::once("pytest".to_string())
+        .chain(settings.test_args.value.iter().cloned())
+        .collect();
+    Ok(Project {
+        root: settings.project_dir(),
+        settings,
+        target: None,
+        plan,
+        label: "tests".into(),
         argv,
     })
 }

@@ -1122,3 +1122,47 @@ fn the_original_api_under_plain_python_runs_same_size_edits_within_one_second() 
         host.wait_count(&format!("x is {x}"), 1);
     }
 }
+
+// ---- The cached code of a dependent is only reused while it is what its file holds ----
+
+#[test]
+fn a_dependent_whose_last_reload_failed_runs_its_file_again() {
+    let p = Project::new();
+    p.write("base.py", "N = 1\n");
+    p.write("helper.py", "import base\nVALUE = base.N * 10\n");
+    p.write(
+        "lib.py",
+        "import helper\nprint('value', helper.VALUE, flush=True)\n",
+    );
+    let mut host = start(&p, &["lib.py", "--no-clear"], "value 10");
+    // helper breaks: its reload fails.
+    let lines = save_run(
+        &p,
+        &mut host,
+        "helper.py",
+        "import base\nVALUE = base.N *\n",
+        "(run 2",
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("SyntaxError")),
+        "{}",
+        host.transcript()
+    );
+    // base changes: helper re-runs as a dependent, from its (still broken) file.
+    let lines = save_run(&p, &mut host, "base.py", "N = 2\n", "(run 3");
+    assert!(
+        lines.iter().any(|l| l.contains("SyntaxError")),
+        "{}",
+        host.transcript()
+    );
+    lacks(&host, &lines, "value 10");
+    // Fixed: the new values.
+    let lines = save_run(
+        &p,
+        &mut host,
+        "helper.py",
+        "import base\nVALUE = base.N * 100\n",
+        "value 200",
+    );
+    has(&host, &lines, "value 200");
+}

@@ -11,16 +11,18 @@ import os
 import sys
 
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so")
-_state = {"active": False, "roots": (), "seen": set(), "new": []}
+_state = {"active": False, "roots": (), "seen": set(), "new": [], "skip_hidden": False}
 _installed = []
 
 
-def start(roots):
-    """Records from now until `stop()`: reads under `roots` (absolute directory paths)."""
+def start(roots, skip_hidden=False):
+    """Records from now until `stop()`: reads under `roots` (absolute directory paths); with
+    `skip_hidden`, not those inside a hidden directory (pytest's `.pytest_cache`)."""
     if not _installed:
         sys.addaudithook(_hook)
         _installed.append(True)
     _state["roots"] = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+    _state["skip_hidden"] = skip_hidden
     _state["active"] = True
 
 
@@ -43,12 +45,23 @@ def _hook(event, args):
         if path.endswith(_CODE_SUFFIXES) or path in _state["seen"]:
             return
         if path.startswith(_state["roots"]) and os.sep + "__pycache__" + os.sep not in path:
+            if _state["skip_hidden"] and _hidden(path):
+                return
             _state["seen"].add(path)
             _state["new"].append(path)
     except Exception:
         pass
     finally:
         _state["active"] = True
+
+
+def _hidden(path):
+    """Whether `path` is inside a hidden directory (or is a hidden file) below its root."""
+    for root in _state["roots"]:
+        if path.startswith(root):
+            rel = path[len(root):]
+            return rel.startswith(".") or (os.sep + ".") in rel
+    return False
 
 
 def _reading(mode, flags):

@@ -32,18 +32,22 @@ The rules (the README can quote them):
 Interface:
 
     order, evict = graph.reload_order(changed_paths, entry, roots=(), deleted=frozenset())
+    names = graph.affected(changed_real_paths, {name: real path})  # loaded or not (test files)
     graph.evict(evict)                          # sys.modules entries and parent attributes
     with ReloadPass(order, reload_one) as rp:   # re-runs cycle members at their import
         for name in order:
             rp.run(name)                        # reload_one(name), unless it already ran
 
-`order` holds the entry at its place; the caller runs the entry's hooks around it.
+`order` holds the entry at its place; the caller runs the entry's hooks around it. Without an
+entry (`hotload-host test`: pytest imports the test modules itself) `order` is just the loaded
+project modules the save affects, and `roots` (there: every loaded project module) count as
+imported.
 """
 
 import os
 import sys
 
-from hotload._names import absolute_name
+from hotload._names import absolute_name, import_statements
 
 
 class ImportGraph:
@@ -52,6 +56,10 @@ class ImportGraph:
         self._parsed = {}  # path -> (imports in source order), until the file is saved
         self._project_path = {}  # module __file__ -> its real path if a project file, else None
         self._modules = (None, None)  # (sys.modules size when worked out, project modules)
+        self._dirty = set()  # saved since they were parsed
+        # name -> the code object that ran (the host's): what a module imports while its
+        # saved source does not parse.
+        self.code_of = lambda name: None
 
     def set_roots(self, roots):
         self.roots = sorted({os.path.realpath(r) + os.sep for r in roots})
@@ -61,8 +69,7 @@ class ImportGraph:
     def forget_sources(self, paths):
         """These files were saved (or deleted): parse them again when they are next needed.
         (The host's events say when a file changed: no stat per module per save.)"""
-        for path in paths:
-            self._parsed.pop(path, None)
+        self._dirty.update(paths)
 
     def project_modules(self):
         """{module name: source path} of loaded project modules (worked out again when
@@ -109,10 +116,20 @@ class ImportGraph:
         return real
 
     def _imports(self, name, path):
-        """[(imported module name, candidate submodule names)] of `name`'s source, in order."""
+        """[(imported module name, candidate submodule names)] of `name`'s source, in order.
+        A file that does not parse (a syntax error being fixed) keeps the imports it had: the
+        module still depends on them until a version that parses says otherwise."""
         cached = self._parsed.get(path)
-        if cached is None:
-            cached = self._parsed[path] = tuple(_import_statements(name, path))
+        if cached is None or path in self._dirty:
+            found = _import_statements(name, path)
+            if found is not None:
+                cached = self._parsed[path] = tuple(found)
+                self._dirty.discard(path)
+            elif cached is None:
+                code = self.code_of(name)
+                module = sys.modules.get(name)
+                package = getattr(module, "__package__", None) or name.rpartition(".")[0]
+                cached = tuple(import_statements(code, package)) if code is not None else ()
         return cached
 
     def edges(self, name, path, known):
@@ -141,6 +158,24 @@ class ImportGraph:
         strong, weak = self.edges(name, path, known)
         return set(strong) | set(weak)
 
+    def affected(self, changed_paths, modules):
+        """The names in `modules` ({name: real source path}, loaded or not: the test files
+        pytest imports afresh each run) whose file is one of the real paths `changed_paths`, or
+        that import one of those, transitively (strong and weak edges alike)."""
+        importers = {name: [] for name in modules}
+        for name, path in modules.items():
+            strong, weak = self.edges(name, path, modules)
+            for dep in strong + weak:
+                importers[dep].append(name)
+        found = set()
+        stack = [name for name, path in modules.items() if path in changed_paths]
+        while stack:
+            n = stack.pop()
+            if n not in found:
+                found.add(n)
+                stack.extend(importers[n])
+        return found
+
     def reload_order(self, changed_paths, entry, roots=(), deleted=frozenset()):
         """What a save of `changed_paths` re-runs, and in which order.
 
@@ -154,7 +189,8 @@ class ImportGraph:
         """
         modules = self.project_modules()
         if set(modules) <= {entry}:
-            return [entry], []  # nothing but the entry (the common small project)
+            # Nothing but the entry (the common small project), or nothing at all.
+            return ([entry] if entry is not None else []), []
         changed = set()
         reals = set(changed_paths)  # the host's paths are real paths
         for name, path in modules.items():
@@ -175,10 +211,17 @@ class ImportGraph:
                 continue
             affected.add(n)
             stack.extend(importers.get(n, ()))
-        start = [entry] + [r for r in roots if r in modules and r != entry]
+        start = ([entry] if entry is not None else []) + [r for r in roots if r in modules and r != entry]
         live = self._live(start, strong, weak, modules, affected)
         evict = sorted(n for n in affected if n not in live and n != entry)
         evict = _with_submodules(evict, live, modules)
+        if entry is None:
+            starts = start + sorted(changed) + sorted(affected)
+            order = [
+                n for n in _order(starts, strong, weak)
+                if n in affected and n not in evict and modules[n] not in deleted
+            ]
+            return order, evict
         # Affected modules the entry neither imports nor is imported by (it loads them some
         # other way: importlib, a plugin registry) run before it, as if it imported them.
         from_entry = _reach([entry], strong, weak)
@@ -502,7 +545,7 @@ def _import_statements(name, path):
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), path)
     except (OSError, SyntaxError, ValueError):
-        return []
+        return None  # unreadable or broken: what it imported is not known
     module = sys.modules.get(name)
     package = getattr(module, "__package__", None)
     if package is None:

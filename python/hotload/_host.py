@@ -3,7 +3,8 @@
 The Rust side owns the loop, the plan and every line the host prints. One `Host` object owns the
 reloader's state (reload mode, import graph, loaded sources, a launch script's hand-over) and each
 step that touches Python: import or reload a module, call a function, run a launch script's
-steps. The Rust bridge (src/python/bridge.rs) is the only caller.
+steps. The Rust bridge (src/python/bridge.rs) is the only caller. `hotload-host test` has one
+step, `test`: the save's code modules reloaded here, then pytest (see _pytest.py).
 
 Each step returns `(outcome, detail, notes, phases, handover)`:
   outcome   "ok", "error", "exit", "interrupt" or "stopped" (SIGTERM/SIGHUP: the host ends)
@@ -12,6 +13,7 @@ Each step returns `(outcome, detail, notes, phases, handover)`:
   notes     [(level, text)]: lines for the host to print ("info", or "warn" even under -q)
   phases    [(name, nanoseconds)]: what took the time, for -v
   handover  the watch list of a launch script that just called hotload.hotload(), else None
+The `test` step returns that tuple and the reports of its pytest passes (see _pytest.py).
 """
 
 import importlib
@@ -38,6 +40,7 @@ class Host:
         # also patches the previous objects of each reloaded module in place (see _patch.py).
         self.mode = "changed"
         self.graph = ImportGraph()
+        self.graph.code_of = lambda name: self.codes.get(name)
         # Source files of the modules the host has (re)loaded: saves of these need no
         # import-cache reset.
         self.loaded_sources = set()
@@ -53,6 +56,8 @@ class Host:
         # and the code object of that version (deep patching pairs old and new code).
         self.names = NameRecords()
         self.codes = {}
+        # Modules whose last run failed part-way: their cached code is not their file's.
+        self._stale = set()
         # The target's module name and file; with --main it runs as __main__ instead.
         self.target_name = None
         self.target_file = None
@@ -72,6 +77,8 @@ class Host:
         self._notes = []
         self._phases = []
         self._handover = None
+        # `hotload-host test`: the pytest side (_pytest.Tests), once pytest was found.
+        self.tests = None
         _streams.install()
 
     # ---- set-up (between runs) ----
@@ -130,7 +137,8 @@ class Host:
             importlib.invalidate_caches()
         self._report_deleted(deleted)
         if self.data_files:
-            _datafiles.start(self.roots)
+            # (pytest's cache lives in a hidden directory; reading it is not reading data.)
+            _datafiles.start(self.roots, skip_hidden=self.tests is not None)
         return self._take_notes()
 
     def reload(self, name):
@@ -144,6 +152,26 @@ class Host:
     def pre(self, ref):
         """Call the `pre` hook; a failure is reported as such (the run goes on)."""
         return self._step(self._call_pre, ref)
+
+    def check_pytest(self):
+        """Imports pytest once (`hotload-host test`). Returns why it cannot run, or None."""
+        from hotload import _pytest
+
+        problem = _pytest.problem()
+        if problem is None and self.tests is None:
+            self.tests = _pytest.Tests(self.graph, self._note)
+        return problem
+
+    def test(self, args, run_all):
+        """The test step: reload the loaded code modules the save affects (in import order),
+        then run the affected tests, and with `run_all` everything once they pass. Returns
+        the step's tuple and the reports of the pytest passes ([] if no test was affected)."""
+        reports = []
+
+        def work(_arg, errors):
+            reports.extend(self.tests.run(args, run_all, self._changed, self._reload_affected, self._phases))
+
+        return self._step(work, None), reports
 
     def launch_steps(self):
         """The launch script's own steps, in place of the plan."""
@@ -272,14 +300,30 @@ class Host:
         _graph.py); modules the current code no longer imports are evicted instead. Returns
         the entry's own time."""
         order, evicted = self.graph.reload_order(self._changed, entry, self._plan_roots, self.deleted)
-        if evicted:
+        self._evict(evicted)
+        return self._run_order(order, entry, module)
+
+    def _reload_affected(self, changed):
+        """`hotload-host test`: the loaded project modules `changed` affects, in import order.
+        There is no entry, and every loaded project module counts as used (a test module may
+        import any of them), so none is evicted."""
+        loaded = list(self.graph.project_modules())
+        order, evicted = self.graph.reload_order(changed, None, loaded, self.deleted)
+        self._evict(evicted)
+        self._run_order(order, None, None)
+
+    def _evict(self, names):
+        if names:
             # Imported again later through importlib, which reads bytecode: drop it first.
-            files = [getattr(sys.modules.get(n), "__file__", None) or "" for n in evicted]
+            files = [getattr(sys.modules.get(n), "__file__", None) or "" for n in names]
             _forget_bytecode(files, self.graph.roots)
-        evict(evicted)
-        for name in evicted:
+        evict(names)
+        for name in names:
             self.names.forget(name)
             self.codes.pop(name, None)
+
+    def _run_order(self, order, entry, module):
+        """Re-runs `order` (see ReloadPass); returns the entry's own time."""
         entry_ns = [0]
 
         def reload_one(dep):
@@ -315,7 +359,7 @@ class Host:
         # A module that re-runs because something it imports changed, while its own file did
         # not, runs the code it ran last time: no read, no compile.
         unchanged = self.codes.get(name)
-        if unchanged is not None and _real(_exec.source_path(module)) in self._changed_set:
+        if name in self._stale or _real(_exec.source_path(module)) in self._changed_set:
             unchanged = None
         try:
             with capture_code() as codes:
@@ -325,6 +369,12 @@ class Host:
             if name == self._module_name(self.target_name or ""):
                 flush()  # the target's output first; the bookkeeping after it
         finally:
+            # A version that did not run to its end is not what the file holds: read it again
+            # the next time, whatever changed then.
+            if complete:
+                self._stale.discard(name)
+            else:
+                self._stale.add(name)
             if tracked:
                 self._record_fresh(codes, skip=name)
                 self.names.after_exec(module, code, before, complete)

@@ -162,6 +162,31 @@ def _star_source(code, ops, args, i, o, skip):
     return (module, level)
 
 
+def import_statements(code, package):
+    """[(absolute module name, fromlist or None)] of the module-level imports of a module's code
+    object, in order (as the import graph reads them from source): for a module whose current
+    source does not parse, what the version that ran imports."""
+    o = _opcodes()
+    co_code = code.co_code
+    ops, args = co_code[0::2], co_code[1::2]
+    skip = {o["cache"], o["ext"]}
+    found = []
+    for i in _positions(ops, bytes((o["import_name"],))):
+        name = code.co_names[_arg(ops, args, i, o["ext"])]
+        j = _previous(ops, i, skip)  # LOAD_CONST fromlist
+        k = _previous(ops, j, skip) if j >= 0 else -1  # LOAD_CONST level
+        consts = [
+            code.co_consts[_arg(ops, args, x, o["ext"])] if x >= 0 and ops[x] == o["load_const"] else None
+            for x in (k, j)
+        ]
+        level = consts[0] if isinstance(consts[0], int) else 0
+        fromlist = tuple(consts[1]) if isinstance(consts[1], tuple) else None
+        base = absolute_name(name, level, package)
+        if base:
+            found.append((base, tuple(n for n in fromlist if n != "*") if fromlist else None))
+    return found
+
+
 def _global_stores(code, names, o):
     code_type = type(code)
     stack = [c for c in code.co_consts if type(c) is code_type]

@@ -34,9 +34,7 @@ pub struct Settings {
     pub data_files: Sourced<bool>,
     pub steps: Sourced<Vec<Step>>,
     /// `hotload-host test`: pytest's arguments, and whether to run the whole selection.
-    #[allow(dead_code)] // declared; the behaviour comes later
     pub test_args: Sourced<Vec<String>>,
-    #[allow(dead_code)] // declared; the behaviour comes later
     pub test_all: Sourced<bool>,
     /// Every key's value in declaration order, as folded (what `--print-config` shows).
     pub(super) folded: Vec<Sourced<Val>>,

@@ -12,7 +12,8 @@ use pyo3::prelude::*;
 
 use crate::Failure;
 use crate::config::ReloadMode;
-use crate::ui::{Level, Outcome};
+use crate::ui::test_status::Scope;
+use crate::ui::{Level, Outcome, TestPass};
 
 /// The Python side's reloader (`hotload._host.Host`).
 pub struct Bridge<'py> {
@@ -39,6 +40,9 @@ type RawStep = (
     Vec<(String, u64)>,
     Option<Vec<PathBuf>>,
 );
+
+/// The raw tuple of one pytest pass (see `hotload._pytest`'s docstring).
+type RawPass = (String, i32, bool, bool, bool, u64, u64, u64, u64, u64, u64);
 
 impl<'py> Bridge<'py> {
     pub fn new(py: Python<'py>) -> Result<Bridge<'py>, Failure> {
@@ -151,6 +155,37 @@ impl<'py> Bridge<'py> {
     /// The `pre` hook: a failure is reported, the run goes on.
     pub fn pre(&self, reference: &str) -> StepReport {
         self.step(intern!(self.py(), "pre"), reference)
+    }
+
+    /// `hotload-host test`: imports pytest once; why it cannot run here, if it cannot.
+    pub fn check_pytest(&self) -> Result<Option<String>, Failure> {
+        let problem = self.call("check_pytest", ())?;
+        self.extract(&problem, "check_pytest")
+    }
+
+    /// The test step: reload the code modules the save affects, then run pytest with `args`
+    /// on the affected tests, and with `all` on everything once they pass. Its outcome is
+    /// `Outcome::Tests` unless the reload failed, or Ctrl-C interrupted the tests.
+    pub fn run_tests(&self, args: &[String], all: bool) -> StepReport {
+        let py = self.py();
+        let result = self
+            .host
+            .call_method1(intern!(py, "test"), (args.to_vec(), all))
+            .and_then(|r| r.extract::<(Bound<'py, PyAny>, Vec<RawPass>)>());
+        let (step, passes) = match result {
+            Ok((step, passes)) => (Ok(step), passes),
+            Err(err) => (Err(err), Vec::new()),
+        };
+        let mut report = self.step_report(step);
+        if report.outcome.is_ok() {
+            let passes: Vec<TestPass> = passes.into_iter().map(test_pass).collect();
+            report.outcome = if passes.iter().any(|p| p.interrupted) {
+                Outcome::Interrupted(String::new()) // pytest printed its own summary
+            } else {
+                Outcome::Tests(passes)
+            };
+        }
+        report
     }
 
     /// A launch script's own steps, in place of the plan.
@@ -356,6 +391,39 @@ fn outcome(kind: &str, detail: Option<String>) -> Outcome {
         other => Outcome::Failed(format!(
             "internal error in hotload-host: unknown outcome {other:?}\n{detail}"
         )),
+    }
+}
+
+fn test_pass(raw: RawPass) -> TestPass {
+    let (
+        scope,
+        status,
+        usage,
+        conftest,
+        interrupted,
+        passed,
+        failed,
+        errors,
+        skipped,
+        xfailed,
+        xpassed,
+    ) = raw;
+    TestPass {
+        scope: match scope.as_str() {
+            "affected" => Scope::Affected,
+            "all" => Scope::All,
+            _ => Scope::Full,
+        },
+        status,
+        usage,
+        conftest,
+        interrupted,
+        passed,
+        failed,
+        errors,
+        skipped,
+        xfailed,
+        xpassed,
     }
 }
 

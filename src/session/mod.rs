@@ -1,6 +1,7 @@
-//! The session: run the target now, then wait (one `poll`, the interpreter released) for saves,
-//! keys, console input or Ctrl-C, gather the saves that belong together, and run again. The
-//! loop, the `--repl` console and `--once` all go through `step`, the save path.
+//! The session: run the target (or, for `hotload-host test`, the tests) now, then wait (one
+//! `poll`, the interpreter released) for saves, keys, console input or Ctrl-C, gather the saves
+//! that belong together, and run again. The loop, the `--repl` console and `--once` all go
+//! through `step`, the save path.
 
 pub mod batch;
 pub mod events;
@@ -215,6 +216,10 @@ impl<'a, 'py> Session<'a, 'py> {
             &dir,
         );
         self.batcher.ran(Instant::now());
+        if self.runs == 1 && report.outcome.refused_arguments() {
+            // Bad input (pytest's message is out already): as a bad flag of our own.
+            return Err(Failure::Fatal(self.refused()));
+        }
         if let Some(keys) = &mut self.keys {
             keys.after_run();
         }
@@ -267,6 +272,16 @@ impl<'a, 'py> Session<'a, 'py> {
             console.after_output();
         }
         Ok(report.outcome)
+    }
+
+    /// `hotload-host test` whose pytest refused its arguments on the first run.
+    fn refused(&self) -> String {
+        let args = self.project.argv.get(1..).unwrap_or_default().join(" ");
+        if args.is_empty() {
+            "pytest did not accept its arguments (its message is above)".into()
+        } else {
+            format!("pytest did not accept its arguments `{args}` (its message is above)")
+        }
     }
 
     /// The dashboard's first line.
@@ -349,12 +364,13 @@ impl<'a, 'py> Session<'a, 'py> {
             ));
             Ok(false)
         };
+        let kind = project::Kind::of(self.cli);
         let loaded = config::reload(self.cli, &self.project.settings)
             .map_err(String::from)
-            .and_then(|settings| settings.require_target().map(|()| settings))
-            .and_then(|settings| Ok((project::lookup(&settings)?, settings)))
+            .and_then(|settings| kind.require_target(&settings).map(|()| settings))
+            .and_then(|settings| Ok((project::lookup(&settings, kind)?, settings)))
             .map_err(Failure::Fatal)
-            .and_then(|(lookup, settings)| project::resolve(self.bridge, settings, lookup))
+            .and_then(|(lookup, settings)| project::resolve(self.bridge, settings, lookup, kind))
             .and_then(|project| Ok((self.spec_for(&project)?, project)));
         let (spec, project) = match loaded {
             Ok(loaded) => loaded,

@@ -1,5 +1,5 @@
-//! One run of the plan: each step in order, through the bridge for Python (reload, call, pre)
-//! and here for shell commands and clearing. A failing step stops the rest of the run, except
+//! One run of the plan: each step in order, through the bridge for Python (reload, call, pre,
+//! the tests) and here for shell commands and clearing. A failing step stops the rest of the run, except
 //! the `pre` hook (teardown trouble should not keep new code out).
 
 use std::path::{Path, PathBuf};
@@ -88,6 +88,7 @@ pub fn execute(
                 bridge.flush();
                 (format!("run {cmd}"), run_command(bridge, cmd, command_dir))
             }
+            PlanStep::Test { args, all } => (String::new(), bridge.run_tests(args, *all)),
         };
         let handed_over = step_report.handover.is_some();
         let stops = report.absorb(&name, t0, step_report);

@@ -4,6 +4,7 @@
 //! output never passes through this module.
 
 pub mod terminal;
+pub mod test_status;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use crossterm::style::{Color, Stylize};
 
 use crate::config::ColorChoice;
+pub use test_status::TestPass;
 
 /// How a run ended, as the status line reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +26,22 @@ pub enum Outcome {
     Interrupted(String),
     /// SIGTERM or SIGHUP (the signal number): the session ends after this run.
     Stopped(i32),
+    /// `hotload-host test`: the pytest passes of the run (none: no test was affected).
+    Tests(Vec<TestPass>),
 }
 
 impl Outcome {
     pub fn is_ok(&self) -> bool {
-        matches!(self, Outcome::Ok)
+        match self {
+            Outcome::Ok => true,
+            Outcome::Tests(passes) => test_status::all_ok(passes),
+            _ => false,
+        }
+    }
+
+    /// pytest refused its arguments: bad input, which ends the session on the first run.
+    pub fn refused_arguments(&self) -> bool {
+        matches!(self, Outcome::Tests(passes) if passes.iter().any(|p| p.usage))
     }
 }
 
@@ -158,6 +171,10 @@ impl Printer {
                 ),
                 None,
             ),
+            Outcome::Tests(passes) => {
+                let (mark, color, text) = test_status::line(passes, &took, &run, waiting);
+                (mark, color, text, None)
+            }
         };
         let mut text_out = String::new();
         if let Some(tb) = detail.filter(|tb| !tb.is_empty()) {
