@@ -426,7 +426,7 @@ class Host:
 
     def _check_source_exists(self, module):
         origin = getattr(getattr(module, "__spec__", None), "origin", None)
-        if origin and os.path.realpath(origin) in self.deleted:
+        if origin and _real(origin) in self.deleted:
             raise PlainError(
                 "%s was deleted or renamed: module %s keeps its last loaded version; "
                 "save it again to reload" % (origin, module.__name__)
