@@ -27,17 +27,38 @@ import sys
 # type checkers treat this constant the same way.
 TYPE_CHECKING = False
 
-from hotload._original import (
-    ClearTerminal,
-    Command,
-    PythonHandle,
-    ReloadedPythonModule,
-    ReloadModules,
-    Runnable,
-    hotload,
-    listfiles,
-)
 from hotload._state import state as _state
+
+# The original tool's API lives in hotload._original, loaded when first used (it imports abc and
+# types, which a module that only uses keep/once/hooks should not pay for at start-up).
+_ORIGINAL = ("ClearTerminal", "Command", "PythonHandle", "ReloadedPythonModule", "ReloadModules",
+             "Runnable", "hotload", "listfiles")
+
+if TYPE_CHECKING:
+    from hotload._original import (
+        ClearTerminal,
+        Command,
+        PythonHandle,
+        ReloadedPythonModule,
+        ReloadModules,
+        Runnable,
+        hotload,
+        listfiles,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ORIGINAL:
+        from hotload import _original
+
+        value = getattr(_original, name)
+        globals()[name] = value
+        return value
+    raise AttributeError("module 'hotload' has no attribute %r" % name)
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_ORIGINAL))
 
 __all__ = [
     "ClearTerminal",

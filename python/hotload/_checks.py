@@ -4,10 +4,12 @@ exists. Nothing here imports user code: modules are located on sys.path and thei
 only parsed (with `ast`, imported lazily: it costs milliseconds at start-up).
 """
 
-import importlib.machinery
-import importlib.util
 import os
 import sys
+
+# (importlib.machinery's classes, without importing the `importlib` package at start-up)
+from _frozen_importlib import ModuleSpec
+from _frozen_importlib_external import PathFinder
 
 
 # Standard-library modules hotload-host itself imports only when it needs them (a traceback
@@ -39,7 +41,7 @@ def shadowed_by(name, root):
                 "hotload-host itself, so `import %s` cannot load your file" % (top, where, top)
             )
     for finder in sys.meta_path:
-        if finder is importlib.machinery.PathFinder:
+        if finder is PathFinder:
             break
         try:
             spec = finder.find_spec(top, None)
@@ -58,11 +60,13 @@ def _is_stdlib(name):
 
     paths = [sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")]
     paths.append(os.path.join(paths[1], "lib-dynload"))
-    return name in sys.builtin_module_names or importlib.machinery.PathFinder.find_spec(name, paths) is not None
+    return name in sys.builtin_module_names or PathFinder.find_spec(name, paths) is not None
 
 
 def find_origin(name):
     """The source file of an importable module that is not under the current directory."""
+    import importlib.util
+
     try:
         spec = importlib.util.find_spec(name)
     except Exception:
@@ -136,11 +140,11 @@ def _module_level(body):
 def _locate(module_name, paths):
     """The spec of a module found on `paths`, parents included, without importing anything."""
     if module_name in sys.modules:
-        return getattr(sys.modules[module_name], "__spec__", None) or importlib.machinery.ModuleSpec(module_name, None)
+        return getattr(sys.modules[module_name], "__spec__", None) or ModuleSpec(module_name, None)
     spec = None
     parts = module_name.split(".")
     for i in range(len(parts)):
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), paths)
+        spec = PathFinder.find_spec(".".join(parts[: i + 1]), paths)
         if spec is None:
             return None
         paths = spec.submodule_search_locations or []

@@ -1,14 +1,13 @@
 """How a failure in user code becomes text the host can print: tracebacks without the host's
 and importlib's frames, with undecodable bytes escaped."""
 
-import importlib
 import os
 
 # Frames from these files are host plumbing, never shown in a user's traceback.
 _INTERNAL_PREFIXES = (
     "<frozen importlib",
     "<hotload-host",
-    os.path.dirname(importlib.__file__) + os.sep,
+    os.path.join(os.path.dirname(os.__file__), "importlib") + os.sep,  # the importlib package
     os.path.dirname(__file__) + os.sep,  # this package, installed as files (the wheel)
 )
 

@@ -17,24 +17,29 @@ packages, extension modules, zip imports, a file that is gone or became a packag
 through importlib as before (`code` is then None).
 """
 
-import importlib
-import importlib.machinery
-import importlib.util
 import sys
-import types
 
-_SourceFileLoader = importlib.machinery.SourceFileLoader
+# The import system's own helpers (frozen, loaded with the interpreter): `importlib` and
+# importlib.util would import warnings, contextlib, collections and functools at start-up,
+# milliseconds that `python lib.py` does not pay.
+from _frozen_importlib import _find_spec, _gcd_import, module_from_spec
+from _frozen_importlib_external import SourceFileLoader as _SourceFileLoader
+
+
+def import_module(name):
+    """importlib.import_module(name) for an absolute name, without the `importlib` package."""
+    return _gcd_import(name)
 
 
 def import_fresh(name):
     """Imports `name` for the first time (its parents as usual). Returns (module, code)."""
-    spec = importlib.util.find_spec(name)
+    spec = _spec_of(name)
     if spec is None:
         raise ModuleNotFoundError("No module named %r" % name, name=name)
     if not _plain_source(spec):
-        return importlib.import_module(name), None
+        return _gcd_import(name), None
     code = _compile(spec.origin)
-    module = importlib.util.module_from_spec(spec)
+    module = module_from_spec(spec)
     parent, _, child = name.rpartition(".")
     sys.modules[name] = module
     spec._initializing = True
@@ -55,7 +60,7 @@ def import_fresh(name):
 def run_as_main(path):
     """Runs the file at `path` as `__main__`, as `python path` would. Returns (module, code)."""
     code = _compile(path)
-    module = types.ModuleType("__main__")
+    module = type(sys)("__main__")
     module.__file__ = path
     module.__cached__ = None
     module.__loader__ = _SourceFileLoader("__main__", path)
@@ -79,8 +84,25 @@ def run_again(module, code=None):
         if code is not None:
             exec(code, module.__dict__)
             return code
+    import importlib
+
     importlib.reload(module)
     return None
+
+
+def _spec_of(name):
+    """What importlib.util.find_spec(name) gives for a module not imported yet: the parent
+    package imported first, the module found on its path."""
+    parent = name.rpartition(".")[0]
+    path = None
+    if parent:
+        package = sys.modules.get(parent) or _gcd_import(parent)
+        path = getattr(package, "__path__", None)
+        if path is None:
+            raise ModuleNotFoundError(
+                "No module named %r; %r is not a package" % (name, parent), name=name
+            )
+    return _find_spec(name, path)
 
 
 def _plain_source(spec):

@@ -16,7 +16,6 @@ Each step returns `(outcome, detail, notes, phases, handover)`:
 The `test` step returns that tuple and the reports of its pytest passes (see _pytest.py).
 """
 
-import importlib
 import os
 # The C module under `signal`: the same functions, without the enum set-up that importing
 # `signal` costs at start-up (about a millisecond).
@@ -28,9 +27,7 @@ from hotload import _datafiles, _exec, _streams
 from hotload._errors import PlainError, exit_code_text, format_exception
 from hotload._graph import ImportGraph, ReloadPass, evict
 from hotload._names import NameRecords, capture_code
-from hotload._original import LaunchHandOver, run_steps
-from hotload._patch import patch_module
-from hotload._state import begin_run, state
+from hotload._state import LaunchHandOver, begin_run, state
 
 
 class Host:
@@ -134,6 +131,8 @@ class Host:
         self._plan_roots = [self._module_name(n) for n in plan_uses]
         if any(p not in self.loaded_sources for p in changed):
             # A file no loaded module came from: maybe a new module; let imports find it.
+            import importlib
+
             importlib.invalidate_caches()
         self._report_deleted(deleted)
         if self.data_files:
@@ -384,6 +383,8 @@ class Host:
         if code is not None and not tracked:
             self.codes[name] = code
         if self.mode == "deep":
+            from hotload._patch import patch_module  # (functools, types: deep mode only)
+
             patch_module(module, before, lambda text: self._note("deep: " + text), old_code=old_code, new_code=code)
 
     def _record_fresh(self, codes, skip=None):
@@ -411,6 +412,8 @@ class Host:
             errors.append("Error in pre hook %s (the reload goes on):\n%s" % (ref, format_exception(exc)))
 
     def _run_launch_steps(self, _arg, errors):
+        from hotload._original import run_steps
+
         if not run_steps(self.launch.steps, self._changed, format_exception):
             errors.append("")  # run_steps printed each traceback itself
 
@@ -489,7 +492,7 @@ def _real(path):
 
 def _resolve(ref):
     module_name, _, func_name = ref.partition(":")
-    module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    module = sys.modules.get(module_name) or _exec.import_module(module_name)
     func = getattr(module, func_name, None)
     if not callable(func):
         raise AttributeError("module %r has no function %s()" % (module_name, func_name))

@@ -375,7 +375,7 @@ class capture_code:
         return self._saved is not None
 
     def __enter__(self):
-        from importlib import _bootstrap_external
+        import _frozen_importlib_external as _bootstrap_external
 
         loader = _bootstrap_external.SourceLoader
         original = loader.__dict__["get_code"]

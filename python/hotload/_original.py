@@ -17,7 +17,7 @@ from types import FunctionType, ModuleType
 # type checkers treat this constant the same way.
 TYPE_CHECKING = False
 
-from hotload._state import begin_run, state
+from hotload._state import LaunchHandOver, begin_run, state
 
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Iterable, List, Optional
@@ -145,17 +145,6 @@ def forget_bytecode(module: ModuleType) -> None:
         os.remove(importlib.util.cache_from_source(source))
     except (OSError, ValueError):
         pass
-
-
-class LaunchHandOver(BaseException):
-    """Raised by hotload() under hotload-host: the host takes over the watch list and steps.
-    A BaseException, so that like the original's endless loop, the rest of the launch script
-    does not run."""
-
-    def __init__(self, files: List[str], steps: List[Runnable]):
-        super().__init__("hotload() handed over to hotload-host")
-        self.files = files
-        self.steps = steps
 
 
 def changed_modules(paths: Iterable[str]) -> List[ModuleType]:

@@ -4,7 +4,9 @@
 # (Plain classes rather than importlib.abc: that import alone costs milliseconds at start.)
 import marshal
 import sys
-from importlib.machinery import ModuleSpec
+# The import system's own ModuleSpec (importlib.machinery's): no `importlib` package import,
+# which brings `warnings` in at start-up.
+from _frozen_importlib import ModuleSpec
 
 
 class EmbeddedFinder:
