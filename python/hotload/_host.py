@@ -123,6 +123,7 @@ class Host:
         # The host's paths are real paths already (it watches canonical directories).
         self.deleted.difference_update(changed)
         self.deleted.update(deleted)
+        changed = changed + self._replaced(changed)
         self._changed = changed
         self._changed_set = set(changed)
         self.graph.forget_sources(changed)
@@ -434,6 +435,24 @@ class Host:
                 "%s was deleted or renamed: module %s keeps its last loaded version; "
                 "save it again to reload" % (origin, module.__name__)
             )
+
+    def _replaced(self, changed):
+        """A new file standing where a loaded module's deleted file was, as the other form of
+        the same module (`helper.py` became `helper/__init__.py`, or the other way round): that
+        module counts as saved, so it re-runs (through importlib, which finds its new form)."""
+        replaced = []
+        for gone in list(self.deleted):
+            stem, name = os.path.split(gone)
+            if name == "__init__.py":
+                other = stem + ".py"
+            elif name.endswith(".py"):
+                other = os.path.join(stem, name[:-3], "__init__.py")
+            else:
+                continue
+            if other in changed:
+                self.deleted.discard(gone)
+                replaced.append(gone)
+        return replaced
 
     def _report_deleted(self, deleted):
         """Says which loaded modules lost their file (they keep their last loaded version)."""
