@@ -41,7 +41,13 @@ fn tracebacks_and_inspect_show_the_new_source_after_a_reload() {
     p.write("lib.py", &lib("", 1));
     let mut host = start(&p, &["lib.py", "--no-clear"], "done v1");
     // Two lines more above f, and a failure: the traceback names the new line.
-    let out = save_run(&p, &mut host, "lib.py", &lib("#\n#\n", 2), "RuntimeError: boom v2");
+    let out = save_run(
+        &p,
+        &mut host,
+        "lib.py",
+        &lib("#\n#\n", 2),
+        "RuntimeError: boom v2",
+    );
     assert!(out.contains("source: return 'v2'"), "{out}");
     assert!(out.contains("line: return 'v2'"), "{out}");
     assert!(out.contains("lib.py\", line 9, in <module>"), "{out}");
@@ -66,22 +72,40 @@ fn the_import_attributes_after_a_reload_are_importlibs() {
     p.write("lib.py", &lib(1));
     let mut host = start(&p, &["lib.py", "--no-clear"], "v1");
     let out = save_run(&p, &mut host, "lib.py", &lib(2), "v2");
-    assert!(out.contains("same spec name/origin/cached: True True True"), "{out}");
-    assert!(out.contains("file/cached/loader: True True SourceFileLoader True"), "{out}");
-    assert!(out.contains("in sys.modules while running: True v2"), "{out}");
+    assert!(
+        out.contains("same spec name/origin/cached: True True True"),
+        "{out}"
+    );
+    assert!(
+        out.contains("file/cached/loader: True True SourceFileLoader True"),
+        "{out}"
+    );
+    assert!(
+        out.contains("in sys.modules while running: True v2"),
+        "{out}"
+    );
 }
 
 #[test]
 fn a_package_init_and_a_module_in_a_namespace_package_reload() {
     let p = Project::new();
-    p.write("pkg/__init__.py", "VALUE = 1\nprint('pkg init', VALUE, flush=True)\n");
+    p.write(
+        "pkg/__init__.py",
+        "VALUE = 1\nprint('pkg init', VALUE, flush=True)\n",
+    );
     p.write("ns/mod.py", "VALUE = 10\n"); // ns has no __init__.py: a namespace package
     p.write(
         "lib.py",
         "import pkg, ns.mod\nprint('values', pkg.VALUE, ns.mod.VALUE, pkg.__path__ is not None, flush=True)\n",
     );
     let mut host = start(&p, &["lib.py", "--no-clear"], "values 1 10 True");
-    let out = save_run(&p, &mut host, "pkg/__init__.py", "VALUE = 2\nprint('pkg init', VALUE, flush=True)\n", "values 2 10");
+    let out = save_run(
+        &p,
+        &mut host,
+        "pkg/__init__.py",
+        "VALUE = 2\nprint('pkg init', VALUE, flush=True)\n",
+        "values 2 10",
+    );
     assert!(out.contains("pkg init 2"), "{out}");
     let out = save_run(&p, &mut host, "ns/mod.py", "VALUE = 20\n", "values 2 20");
     assert!(out.contains("values 2 20 True"), "{out}");
@@ -91,14 +115,23 @@ fn a_package_init_and_a_module_in_a_namespace_package_reload() {
 fn a_module_whose_file_became_a_package_is_found_again() {
     let p = Project::new();
     p.write("helper.py", "WHERE = 'module file'\n");
-    p.write("lib.py", "import helper\nprint('helper is', helper.WHERE, flush=True)\n");
+    p.write(
+        "lib.py",
+        "import helper\nprint('helper is', helper.WHERE, flush=True)\n",
+    );
     let mut host = start(&p, &["lib.py", "--no-clear"], "helper is module file");
     // helper.py goes (the module keeps its last version), then helper/ is saved in its place.
     let runs = host.count("(run ");
     std::fs::remove_file(p.path("helper.py")).unwrap();
     host.wait_count("(run ", runs + 1);
     std::fs::create_dir(p.path("helper")).unwrap();
-    let out = save_run(&p, &mut host, "helper/__init__.py", "WHERE = 'package'\n", "helper is package");
+    let out = save_run(
+        &p,
+        &mut host,
+        "helper/__init__.py",
+        "WHERE = 'package'\n",
+        "helper is package",
+    );
     assert!(out.contains("helper is package"), "{out}");
 }
 
@@ -108,7 +141,13 @@ fn same_size_edits_of_the_target_within_one_second_all_take_effect() {
     p.write("lib.py", "x = 0\nprint('x is', x, flush=True)\n");
     let mut host = start(&p, &["lib.py", "--no-clear"], "x is 0");
     for x in 1..=5 {
-        let out = save_run(&p, &mut host, "lib.py", &format!("x = {x}\nprint('x is', x, flush=True)\n"), &format!("x is {x}"));
+        let out = save_run(
+            &p,
+            &mut host,
+            "lib.py",
+            &format!("x = {x}\nprint('x is', x, flush=True)\n"),
+            &format!("x is {x}"),
+        );
         assert!(out.contains(&format!("x is {x}")), "{out}");
     }
 }

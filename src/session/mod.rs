@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod events;
 mod run;
+mod watching;
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -18,9 +19,8 @@ use crate::project::{self, Project};
 use crate::python::bridge::{Bridge, Console, Signal};
 use crate::ui::terminal::{HELP, Key, Keys, STDIN};
 use crate::ui::{Outcome, Printer, Status, format_duration, plural};
-use crate::watch::backend::FsEvent;
+use crate::watch::Watch;
 use crate::watch::spec::StdinList;
-use crate::watch::{Notice, Spec, Watch, WatchError};
 use batch::{Batch, Batcher};
 use events::Signals;
 use run::Steps;
@@ -300,61 +300,6 @@ impl<'a, 'py> Session<'a, 'py> {
         )
     }
 
-    /// (Re)starts the watcher from the current settings, stdin list and launch files.
-    fn watch_again(&mut self) -> Result<(), Failure> {
-        let spec = self.spec_for(&self.project)?;
-        self.watch_spec(spec)
-    }
-
-    /// Starts watching `spec` and tells the Python side which directories hold project
-    /// modules.
-    fn watch_spec(&mut self, spec: Spec) -> Result<(), Failure> {
-        let mut roots = spec.dirs.clone();
-        roots.push(self.project.root.clone());
-        roots.push(self.project.settings.project_dir());
-        let settings = &self.project.settings;
-        self.bridge
-            .configure(settings.reload.value, &roots, settings.data_files.value)?;
-        if self.cli.once {
-            return Ok(());
-        }
-        let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
-        let (repl, stopped) = (self.cli.repl, &self.stopped_by);
-        let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
-        let failure = |e| watch_failure(e, stopped);
-        let mut new = Watch::start(spec, &mut stop).map_err(failure)?;
-        // Saves that the old watcher saw but nobody read yet still count: the new one was
-        // already watching when they are read here, so nothing falls between the two.
-        if let Some(mut old) = self.watch.take() {
-            let (mut paths, mut lost) = (Vec::new(), false);
-            for event in old.read_events() {
-                lost |= !new
-                    .saved_paths(&event, &mut paths, &mut stop)
-                    .map_err(failure)?;
-            }
-            self.batcher.add(Instant::now(), paths, lost);
-        }
-        new.add_data_files(&self.data_files);
-        let notices = new.take_notices();
-        self.watch = Some(new);
-        self.show_notices(notices);
-        Ok(())
-    }
-
-    fn spec_for(&self, project: &Project) -> Result<Spec, Failure> {
-        let mut spec = crate::watch::spec::watch_spec(
-            &project.settings,
-            project.target.as_ref(),
-            self.stdin_list.as_ref().map_or(&[], |l| &l.files),
-        )?;
-        if let Some(files) = &self.launch_files {
-            // A launch script names exactly the files to watch, as the original tool did.
-            spec.dirs.clear();
-            spec.files.extend(files.iter().cloned());
-        }
-        Ok(spec)
-    }
-
     /// The config file was saved: re-read it and apply it without restarting the interpreter.
     /// On any error, show it and keep the previous config. Returns whether it was applied.
     fn reload_config(&mut self) -> Result<bool, Failure> {
@@ -479,145 +424,6 @@ impl<'a, 'py> Session<'a, 'py> {
         }
     }
 
-    /// Reads the watcher's events into the batcher.
-    fn read_watch(&mut self) -> Result<(), Failure> {
-        let Some(watch) = self.watch.as_mut() else {
-            return Ok(());
-        };
-        let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
-        let (repl, stopped) = (self.cli.repl, &self.stopped_by);
-        let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
-        let now = Instant::now();
-        let (mut paths, mut lost, mut deleted) = (Vec::new(), false, false);
-        for event in watch.read_events() {
-            let before = paths.len();
-            lost |= !watch
-                .saved_paths(&event, &mut paths, &mut stop)
-                .map_err(|e| watch_failure(e, stopped))?;
-            deleted |= matches!(event, FsEvent::Removed { .. }) && paths.len() > before;
-        }
-        let notices = watch.take_notices();
-        self.batcher.add(now, paths, lost);
-        if deleted {
-            self.batcher.wait_for_quiet();
-            self.deletions = true;
-        }
-        self.show_notices(notices);
-        Ok(())
-    }
-
-    /// A watched root is gone: whether it is back (then what is in it counts as saved).
-    fn look_for_missing(&mut self) -> Result<(), Failure> {
-        let Some(watch) = self.watch.as_mut() else {
-            return Ok(());
-        };
-        let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
-        let (repl, stopped) = (self.cli.repl, &self.stopped_by);
-        let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
-        let mut paths = Vec::new();
-        watch
-            .check_missing(&mut paths, &mut stop)
-            .map_err(|e| watch_failure(e, stopped))?;
-        let notices = watch.take_notices();
-        self.batcher.add(Instant::now(), paths, false);
-        self.show_notices(notices);
-        Ok(())
-    }
-
-    /// A batch without the saves under a root that is gone (none at all when the target's own
-    /// root is gone: there is nothing to run until it is back). None: nothing left to run.
-    fn without_missing(&mut self, mut batch: Batch) -> Result<Option<Batch>, Failure> {
-        if std::mem::take(&mut self.deletions) {
-            // Files were deleted: maybe with their root.
-            let Some(watch) = self.watch.as_mut() else {
-                return Ok(Some(batch));
-            };
-            let (signals, bridge, ui) = (&self.signals, self.bridge, self.ui);
-            let (repl, stopped) = (self.cli.repl, &self.stopped_by);
-            let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
-            let mut back = Vec::new();
-            watch
-                .check_roots(&mut back, &mut stop)
-                .map_err(|e| watch_failure(e, stopped))?;
-            let notices = watch.take_notices();
-            batch.paths.extend(back);
-            self.show_notices(notices);
-        }
-        let Some(watch) = self.watch.as_ref().filter(|w| w.has_missing()) else {
-            return Ok(Some(batch));
-        };
-        if watch.is_missing(&self.project.root) {
-            return Ok(None);
-        }
-        batch.paths.retain(|p| !watch.is_missing(p));
-        Ok((batch.lost || !batch.paths.is_empty()).then_some(batch))
-    }
-
-    /// Prints what the watcher has to say. A directory that came back may have been the
-    /// current directory: if that one is gone, the new one takes its place.
-    fn show_notices(&self, notices: Vec<Notice>) {
-        const SKIPPED_SHOWN: usize = 5;
-        let mut skipped = 0;
-        for notice in &notices {
-            match notice {
-                Notice::Skipped(text) => {
-                    skipped += 1;
-                    if skipped <= SKIPPED_SHOWN {
-                        self.ui.warn(text);
-                    }
-                }
-                Notice::Gone(text) => self.ui.warn(text),
-                Notice::Back(text) => {
-                    self.ui.info(text);
-                    if std::env::current_dir().is_err() {
-                        let _ = std::env::set_current_dir(&self.project.settings.cwd);
-                    }
-                }
-            }
-        }
-        if skipped > SKIPPED_SHOWN {
-            self.ui.warn(&format!(
-                "{} more directories cannot be watched: skipped",
-                skipped - SKIPPED_SHOWN
-            ));
-        }
-    }
-
-    /// Stdin holds a file list and is readable: the files it names join the watch.
-    fn on_stdin_list(&mut self) -> Result<(), Failure> {
-        let Some(list) = &mut self.stdin_list else {
-            return Ok(());
-        };
-        let had_files = !list.files.is_empty();
-        let ui = self.ui;
-        let new = list.read(|m| ui.warn(m));
-        let (ended, listed) = (!list.open, list.files.len());
-        if !new.is_empty() {
-            match &mut self.watch {
-                // From the first listed file on, exactly the listed files are watched.
-                Some(watch) if had_files => {
-                    watch
-                        .add_files(&new, |_| true)
-                        .map_err(|e| watch_failure(e, &self.stopped_by))?;
-                    let notices = watch.take_notices();
-                    self.show_notices(notices);
-                }
-                _ => self.watch_again()?,
-            }
-            self.ui.detail(&format!(
-                "stdin: {} listed so far; watching exactly those",
-                plural(listed, "file")
-            ));
-        }
-        if ended {
-            self.ui.detail(&format!(
-                "the file list on stdin ended: {}",
-                plural(listed, "file")
-            ));
-        }
-        Ok(())
-    }
-
     fn on_stdin(&mut self, gone: bool) -> Result<Option<Wake>, Failure> {
         if let Some(console) = &self.console {
             return Ok((!console.feed()?).then_some(Wake::Exit(0)));
@@ -672,7 +478,7 @@ impl<'a, 'py> Session<'a, 'py> {
 }
 
 /// What the signals that arrived while the host was idle ask for.
-enum Asked {
+pub(super) enum Asked {
     Nothing,
     Interrupt,
     Stop(i32),
@@ -680,7 +486,7 @@ enum Asked {
 
 /// Lets Python's signal handlers run and says what they asked for. A handler the module
 /// installed that raised something else is reported, and the session goes on.
-fn asked(bridge: &Bridge<'_>, ui: &Printer) -> Asked {
+pub(super) fn asked(bridge: &Bridge<'_>, ui: &Printer) -> Asked {
     match bridge.pending_signal() {
         Signal::None => Asked::Nothing,
         Signal::Interrupt => Asked::Interrupt,
@@ -691,35 +497,6 @@ fn asked(bridge: &Bridge<'_>, ui: &Printer) -> Asked {
             ));
             Asked::Nothing
         }
-    }
-}
-
-/// Asked during a long walk of new directories: whether Ctrl-C (or SIGTERM, SIGHUP: noted in
-/// `stopped`) arrived meanwhile.
-fn signal_during_walk(
-    signals: &Signals,
-    bridge: &Bridge<'_>,
-    ui: &Printer,
-    stopped: &Cell<Option<i32>>,
-) -> bool {
-    if !signals.take() {
-        return false;
-    }
-    match asked(bridge, ui) {
-        Asked::Nothing => false,
-        Asked::Interrupt => true,
-        Asked::Stop(sig) => {
-            stopped.set(Some(sig));
-            true
-        }
-    }
-}
-
-fn watch_failure(e: WatchError, stopped: &Cell<Option<i32>>) -> Failure {
-    match (e, stopped.get()) {
-        (WatchError::Interrupted, Some(sig)) => Failure::Stopped(sig),
-        (WatchError::Interrupted, None) => Failure::Interrupted,
-        (other, _) => Failure::Fatal(other.to_string()),
     }
 }
 
