@@ -36,6 +36,7 @@ caller that lets importlib run the module.
 """
 
 import sys
+import _weakref
 
 # Set by the import system, not by the module's code: never deleted.
 _SYSTEM = frozenset(
@@ -93,21 +94,25 @@ def _previous(ops, i, skip):
     return i
 
 
-# stored_names of recent code objects (a dependent that re-runs unchanged code gets the same
-# answer): id -> (code, result), the code kept alive so that its id is not reused.
+# stored_names of the code objects alive (a dependent that re-runs unchanged code gets the same
+# answer): id -> (weak reference to the code, result). A code object that is gone takes its
+# entry with it; holding the code itself would keep every version ever run alive.
 _memo = {}
-_MEMO_SIZE = 1024
 
 
 def stored_names(code):
-    """`_stored_names(code)`, remembered for the code objects seen last."""
-    hit = _memo.get(id(code))
-    if hit is not None and hit[0] is code:
+    """`_stored_names(code)`, remembered while `code` is alive."""
+    key = id(code)
+    hit = _memo.get(key)
+    if hit is not None and hit[0]() is code:
         return hit[1]
     result = _stored_names(code)
-    if len(_memo) >= _MEMO_SIZE:
-        _memo.pop(next(iter(_memo)))
-    _memo[id(code)] = (code, result)
+
+    def forget(ref):
+        if _memo.get(key, (None,))[0] is ref:
+            del _memo[key]
+
+    _memo[key] = (_weakref.ref(code, forget), result)
     return result
 
 
