@@ -19,8 +19,6 @@ The original hotload API (`hotload.hotload(watch=..., steps=...)`, `ReloadedPyth
 is here unchanged; see `hotload._original`.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 # Not `from typing import TYPE_CHECKING`: importing typing costs milliseconds at start-up;
@@ -47,7 +45,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     if name in _ORIGINAL:
         from hotload import _original
 
@@ -57,7 +55,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError("module 'hotload' has no attribute %r" % name)
 
 
-def __dir__() -> List[str]:
+def __dir__() -> "List[str]":
     return sorted(set(globals()) | set(_ORIGINAL))
 
 __all__ = [
@@ -110,8 +108,8 @@ class ReloadInfo:
         running: bool,
         under_host: bool,
         run: int,
-        changed: List[str],
-        previous_run: Optional[float] = None,
+        changed: "List[str]",
+        previous_run: "Optional[float]" = None,
     ) -> None:
         self.running = running
         self.under_host = under_host
@@ -128,7 +126,7 @@ class ReloadInfo:
             getattr(self, n) == getattr(other, n) for n in self.__slots__
         )
 
-def info() -> ReloadInfo:
+def info() -> "ReloadInfo":
     """Information about the current run."""
     return ReloadInfo(
         running=running(),
@@ -143,7 +141,7 @@ def _caller_module(depth: int = 2) -> str:
     return sys._getframe(depth).f_globals.get("__name__", "__main__")
 
 
-def keep(key: str, factory: Callable[[], T]) -> T:
+def keep(key: str, factory: "Callable[[], T]") -> "T":
     """Return the value kept under `key` for the calling module, building it with `factory()`
     the first time. Later reloads (and re-imports) of the module get the same object back.
     """
@@ -155,7 +153,7 @@ def keep(key: str, factory: Callable[[], T]) -> T:
     return value
 
 
-def drop(key: str, module: Optional[str] = None) -> bool:
+def drop(key: str, module: "Optional[str]" = None) -> bool:
     """Forget the value kept under `key` (for the calling module, or `module`), so that the
     next `keep()` builds it again. Returns whether there was one. The value is not closed:
     close it yourself first if it holds a resource.
@@ -164,7 +162,7 @@ def drop(key: str, module: Optional[str] = None) -> bool:
     return _state["kept"].pop(slot, _MISSING) is not _MISSING
 
 
-def once(func: Callable[[], T]) -> Callable[[], T]:
+def once(func: "Callable[[], T]") -> "Callable[[], T]":
     """Decorator: call `func()` once, keep its result across reloads, return it on every call.
 
         @hotload.once
@@ -175,7 +173,7 @@ def once(func: Callable[[], T]) -> Callable[[], T]:
     """
     slot = (func.__module__, "once:" + func.__qualname__)
 
-    def wrapper() -> T:
+    def wrapper() -> "T":
         value = _state["kept"].get(slot, _MISSING)
         if value is _MISSING:
             value = func()
@@ -193,7 +191,7 @@ def once(func: Callable[[], T]) -> Callable[[], T]:
     return wrapper
 
 
-def before_reload(func: F) -> F:
+def before_reload(func: "F") -> "F":
     """Register `func()` to run before the module that defines it is reloaded (teardown: close
     a socket, stop a thread, release a port). Registering again on the next reload replaces
     the old registration; it never adds a second one.
@@ -202,7 +200,7 @@ def before_reload(func: F) -> F:
     return func
 
 
-def after_reload(func: F) -> F:
+def after_reload(func: "F") -> "F":
     """Register `func()` to run after each successful load of the module that defines it,
     the first import included (re-init, start a server, call main). Replaces, never duplicates.
     """
