@@ -4,10 +4,10 @@ mod common;
 
 use common::{Host, Project, save_in_place};
 
+/// Saves (after marking) and waits for the status line of the run the save causes.
 fn save_and_wait(p: &Project, host: &mut Host, rel: &str, content: &str) {
-    let n = host.count("[hotload] ");
-    save_in_place(&p.path(rel), content);
-    host.wait_count("[hotload] ", n + 1);
+    host.save_in_place(&p.path(rel), content);
+    host.wait_status();
 }
 
 /// One module in two versions; objects from version 1 are kept (hotload.keep) and checked
@@ -232,6 +232,7 @@ fn a_running_thread_picks_up_the_new_body() {
     p.write("lib.py", &lib("v1"));
     let mut host = p.spawn(&["lib.py", "--no-clear", "--reload", "deep"]);
     host.wait_for("thread sees v1");
+    host.mark();
     save_in_place(&p.path("lib.py"), &lib("v2"));
     host.wait_for("thread sees v2");
 }

@@ -11,13 +11,10 @@ use common::{Host, Project, save_in_place};
 /// Saves `content` to `rel` and waits for the run it causes: its status line and then a line
 /// containing `last` (printed by that run, last). Returns the lines printed since the save.
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> Vec<String> {
-    let mark = host.lines.len();
-    let status = host.count("(run ");
-    let lasts = host.count(last);
-    save_in_place(&p.path(rel), content);
-    host.wait_count("(run ", status + 1);
-    host.wait_count(last, lasts + 1);
-    host.lines[mark..].iter().map(|(_, l)| l.clone()).collect()
+    host.save_in_place(&p.path(rel), content);
+    host.wait_status();
+    host.wait_for(last);
+    host.since_mark().iter().map(|(_, l)| l.clone()).collect()
 }
 
 /// Starts the host and waits for the first run to finish: its status line (stderr) and `last`,
@@ -1019,10 +1016,12 @@ fn saving_a_file_the_module_read_runs_again() {
         host.transcript()
     );
     let mark = host.count("(run ");
+    host.mark();
     std::fs::write(p.path("data/config.json"), "{\"n\": 2}\n").unwrap();
     host.wait_count("n is 2", 1);
     host.wait_count("(run ", mark + 1);
     // A file an ignore rule names is not watched.
+    host.mark();
     std::fs::write(p.path("data/ignored.txt"), "b\n").unwrap();
     std::fs::write(p.path("data/config.json"), "{\"n\": 3}\n").unwrap();
     host.wait_count("n is 3", 1);
@@ -1041,6 +1040,7 @@ fn no_data_files_turns_it_off() {
         "print('read', open('data.txt').read().strip(), flush=True)\n",
     );
     let mut host = start(&p, &["lib.py", "--no-clear", "--no-data-files"], "read 1");
+    host.mark();
     std::fs::write(p.path("data.txt"), "2\n").unwrap();
     // A later save of the module itself shows the data file's save ran nothing.
     let lines = save_run(
@@ -1114,6 +1114,7 @@ fn the_original_api_under_plain_python_runs_same_size_edits_within_one_second() 
     // apart by (mtime seconds, size).
     for x in 1..=4 {
         let n = host.count("Successfully reloaded lib");
+        host.mark();
         save_in_place(
             &p.path("lib.py"),
             &format!("x = {x}\nprint('x is', x, flush=True)\n"),
