@@ -11,6 +11,7 @@ use common::{Host, Project};
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> String {
     host.save_in_place(&p.path(rel), content);
     host.wait_status();
+    host.rewind();
     host.wait_for(last);
     host.since_mark()
         .iter()

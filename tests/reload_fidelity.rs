@@ -13,6 +13,7 @@ use common::{Host, Project, save_in_place};
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> Vec<String> {
     host.save_in_place(&p.path(rel), content);
     host.wait_status();
+    host.rewind();
     host.wait_for(last);
     host.since_mark().iter().map(|(_, l)| l.clone()).collect()
 }
@@ -24,6 +25,8 @@ fn start(p: &Project, args: &[&str], last: &str) -> Host {
     let mut host = p.spawn(args);
     host.wait_for("(run 1)");
     host.wait_for(last);
+    // Nothing was done yet: later waits may still look at any of the first run's output.
+    host.rewind();
     host
 }
 

@@ -278,6 +278,12 @@ impl Host {
         self.cursor = [self.marked; 2];
     }
 
+    /// Moves the cursor back to the last `mark()`: the next wait matches any line since the
+    /// action, in whatever order the two streams delivered them.
+    pub fn rewind(&mut self) {
+        self.cursor = [self.marked; 2];
+    }
+
     /// The lines collected since the last `mark()`.
     pub fn since_mark(&self) -> &[(Stream, String)] {
         &self.lines[self.marked..]
