@@ -2151,6 +2151,8 @@ fn an_invalid_config_edit_shows_the_error_and_keeps_the_previous_config() {
     }
     assert_eq!(host.count("second run="), 0, "{}", host.transcript());
     assert_eq!(host.count("config reloaded"), 0, "{}", host.transcript());
+    // (The body's line, printed before the `first` line waited for above.)
+    host.rewind();
     host.wait_for(&format!("counter={run}"));
 
     // A valid edit is applied again.
@@ -2188,6 +2190,7 @@ fn a_rejected_config_edit_leaves_the_module_args_as_they_were() {
     host.mark();
     edit(&project, "lib.py", "print(f\"body", "print(f\"body ");
     wait_ok(&mut host, 2);
+    host.wait_for("argv=['old']");
     host.wait_for("first run=2");
     assert_eq!(
         host.count("argv=['new']"),
@@ -2195,7 +2198,6 @@ fn a_rejected_config_edit_leaves_the_module_args_as_they_were() {
         "the rejected config's args reached sys.argv:\n{}",
         host.transcript()
     );
-    host.wait_for("argv=['old']");
 }
 
 // ---------------------------------------------------------------------------------------------

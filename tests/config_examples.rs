@@ -457,7 +457,12 @@ fn multi_step_failing_step_stops_the_run_and_the_next_save_starts_over() {
     host.wait_count("report: ", 2);
     host.wait_count("Ran 2 tests", 2);
     // All of run 2's output precedes run 3's on each stream: counts now tell which steps ran.
-    host.wait_for("calc loaded (run 2)");
+    assert_eq!(
+        host.count("calc loaded (run 2)"),
+        1,
+        "{}",
+        host.transcript()
+    );
     assert_eq!(host.count("self-test passed"), 2, "{}", host.transcript());
     assert_eq!(
         host.count("Ran 2 tests"),

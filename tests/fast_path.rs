@@ -10,7 +10,7 @@ use common::{Host, Project};
 /// Saves, then waits for the run's status line and for `last`, printed by that run.
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> String {
     host.save_in_place(&p.path(rel), content);
-    host.wait_status();
+    host.wait_saved_run();
     host.rewind();
     host.wait_for(last);
     host.since_mark()

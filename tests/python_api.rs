@@ -8,7 +8,7 @@ use std::process::Command;
 /// Saves `content` to `rel` and waits for the resulting run's status line.
 fn save_and_wait(project: &Project, host: &mut common::Host, rel: &str, content: &str) {
     host.save_in_place(&project.path(rel), content);
-    host.wait_status();
+    host.wait_saved_run();
 }
 
 #[test]

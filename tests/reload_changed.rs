@@ -13,7 +13,7 @@ fn module(name: &str, body: &str) -> String {
 /// Saves (after marking) and waits for the status line of the run the save causes.
 fn save_and_wait(p: &Project, host: &mut Host, rel: &str, content: &str) {
     host.save_in_place(&p.path(rel), content);
-    host.wait_status();
+    host.wait_saved_run();
 }
 
 /// The `load ...` lines printed since the last `mark` line index.
@@ -64,8 +64,12 @@ fn dependency_save_reloads_it_then_its_importers_in_order() {
         "{}",
         host.transcript()
     );
-    host.wait_for("reload mymath");
-    host.wait_for("reload middle");
+    // The verbose timing line: `save→done …, reload mymath …, reload middle …`.
+    let timing = host.wait_for("reload mymath");
+    assert!(
+        timing.find("reload mymath") < timing.find("reload middle"),
+        "{timing}"
+    );
 }
 
 #[test]

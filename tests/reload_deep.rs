@@ -7,7 +7,7 @@ use common::{Host, Project, save_in_place};
 /// Saves (after marking) and waits for the status line of the run the save causes.
 fn save_and_wait(p: &Project, host: &mut Host, rel: &str, content: &str) {
     host.save_in_place(&p.path(rel), content);
-    host.wait_status();
+    host.wait_saved_run();
 }
 
 /// One module in two versions; objects from version 1 are kept (hotload.keep) and checked

@@ -12,7 +12,7 @@ use common::{Host, Project, save_in_place};
 /// containing `last` (printed by that run, last). Returns the lines printed since the save.
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> Vec<String> {
     host.save_in_place(&p.path(rel), content);
-    host.wait_status();
+    host.wait_saved_run();
     host.rewind();
     host.wait_for(last);
     host.since_mark().iter().map(|(_, l)| l.clone()).collect()

@@ -188,6 +188,8 @@ pub struct Host {
     cursor: [usize; 2],
     /// Index in `lines` where the last `mark()` put the cursor.
     marked: usize,
+    /// Index in `lines` after the status line the last `wait_status` returned.
+    status_cursor: usize,
 }
 
 impl Host {
@@ -259,6 +261,7 @@ impl Host {
             lines: Vec::new(),
             cursor: [0, 0],
             marked: 0,
+            status_cursor: 0,
         }
     }
 
@@ -359,22 +362,11 @@ impl Host {
     }
 
     /// Waits until `n` lines in total (over the whole run, not since the mark) contain
-    /// `needle`; moves the cursor past the `n`th. Panics with the transcript otherwise.
+    /// `needle`. A total: the cursor stays. Panics with the transcript otherwise.
     pub fn wait_count(&mut self, needle: &str, n: usize) {
         let deadline = Instant::now() + TIMEOUT;
         while self.count(needle) < n {
             self.take_line(deadline, &|| format!("{n}x {needle:?}"));
-        }
-        if n > 0
-            && let Some((i, (s, _))) = self
-                .lines
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, l))| l.contains(needle))
-                .nth(n - 1)
-        {
-            let c = &mut self.cursor[s.index()];
-            *c = (*c).max(i + 1);
         }
     }
 
@@ -418,22 +410,45 @@ impl Host {
         )
     }
 
-    /// Waits for the next status line after the cursor (whatever its run) and returns it.
+    /// Waits for the next status line after the mark (whatever its run; the next one after
+    /// the one the previous `wait_status` returned) and returns it. The status line ends a
+    /// run: the cursor stays, so that the run's output (before it on stderr) can be waited
+    /// for next.
     pub fn wait_status(&mut self) -> String {
-        self.wait_line("a status line (after the cursor)", |s, l| {
-            s == Stream::Err && Status::parse(l).is_some()
+        self.wait_status_where("a status line (after the mark)", |_| true)
+    }
+
+    /// As `wait_status`, for a run a save caused (`(run N, after saving x.py)`): a save made
+    /// as the previous run ends may come before that run's own status line.
+    pub fn wait_saved_run(&mut self) -> String {
+        self.wait_status_where("the status line of a run after a save", |st| {
+            st.cause.as_deref().is_some_and(|c| c.starts_with("after saving"))
         })
+    }
+
+    fn wait_status_where(&mut self, what: &str, ok: impl Fn(&Status) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let from = self.status_cursor.max(self.marked);
+            let at = (from..self.lines.len()).find(|&i| {
+                let (s, l) = &self.lines[i];
+                *s == Stream::Err && Status::parse(l).is_some_and(|st| ok(&st))
+            });
+            if let Some(i) = at {
+                self.status_cursor = i + 1;
+                return self.lines[i].1.clone();
+            }
+            self.take_line(deadline, &|| what.to_string());
+        }
     }
 
     /// Waits for the status line of run `run` (`[hotload] ok: … (run N)` or `(run N, after
     /// saving x.py)`) and returns it. Run numbers are unique, so this does not depend on the
-    /// cursor; the cursor moves past it.
+    /// cursor, and the cursor stays (the run's output comes before its status line).
     pub fn wait_run(&mut self, run: u64) -> String {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(i) = self.status_index(run) {
-                let c = &mut self.cursor[Stream::Err.index()];
-                *c = (*c).max(i + 1);
                 return self.lines[i].1.clone();
             }
             self.take_line(deadline, &|| format!("the status line of run {run}"));
