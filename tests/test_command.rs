@@ -513,8 +513,8 @@ fn a_test_that_exits_moves_and_leaves_threads_does_not_change_the_next_run() {
          threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n    sys.exit(3)\n",
     );
     let mut host = spawn_test(&p, &[]);
-    host.wait_for(&status("failed: 1 failed, 1 passed in"));
     host.wait_for("tests left 1 thread running");
+    host.wait_for(&status("failed: 1 failed, 1 passed in"));
     // The clean test runs first (file order) and sees none of the mess.
     let b = before(
         &host,

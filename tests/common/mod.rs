@@ -422,7 +422,9 @@ impl Host {
     /// as the previous run ends may come before that run's own status line.
     pub fn wait_saved_run(&mut self) -> String {
         self.wait_status_where("the status line of a run after a save", |st| {
-            st.cause.as_deref().is_some_and(|c| c.starts_with("after saving"))
+            st.cause
+                .as_deref()
+                .is_some_and(|c| c.starts_with("after saving"))
         })
     }
 
