@@ -6,6 +6,7 @@ pub mod pty;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -45,6 +46,17 @@ impl Project {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args).current_dir(self.dir.path());
+        // Ctrl-C and Ctrl-\ as a user's shell leaves them, whatever `cargo test` was started
+        // under (a background job of a non-interactive shell has SIGINT ignored, and Python
+        // keeps an ignored SIGINT ignored: no KeyboardInterrupt in the host or its workers).
+        // SAFETY: only signal(), async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         // Trust records (`hotload-host trust`) go to the project's own state directory, never
         // the user's.
         cmd.env("XDG_STATE_HOME", self.dir.path().join(".state"));
