@@ -2134,8 +2134,8 @@ fn an_invalid_config_edit_shows_the_error_and_keeps_the_previous_config() {
             "2:8: `pre`/`post`/`entrypoint` wrap",
         ),
     ] {
-        let warnings = host.count("config not applied");
         host.mark();
+        let warnings = host.count("config not applied");
         save_in_place(&project.path("hotload.toml"), bad);
         host.wait_count("config not applied", warnings + 1);
         host.wait_for(&format!("{config}:{at}"));
@@ -2921,8 +2921,8 @@ fn bad_watch_entries_and_ignore_patterns_are_config_errors_live_or_at_start() {
     wait_ok(&mut host, 1);
     let mut run = 1;
     for (toml, needle, message) in bad {
-        let warnings = host.count("config not applied");
         host.mark();
+        let warnings = host.count("config not applied");
         save_in_place(&project.path("hotload.toml"), toml);
         host.wait_count("config not applied", warnings + 1);
         let (line, col) = pos(toml, needle);

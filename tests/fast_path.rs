@@ -120,8 +120,8 @@ fn a_module_whose_file_became_a_package_is_found_again() {
     );
     let mut host = start(&p, &["lib.py", "--no-clear"], "helper is module file");
     // helper.py goes (the module keeps its last version), then helper/ is saved in its place.
-    let runs = host.count("(run ");
     host.mark();
+    let runs = host.count("(run ");
     std::fs::remove_file(p.path("helper.py")).unwrap();
     host.wait_count("(run ", runs + 1);
     host.mark();

@@ -1020,8 +1020,8 @@ fn saving_a_file_the_module_read_runs_again() {
         "{}",
         host.transcript()
     );
-    let mark = host.count("(run ");
     host.mark();
+    let mark = host.count("(run ");
     std::fs::write(p.path("data/config.json"), "{\"n\": 2}\n").unwrap();
     host.wait_count("n is 2", 1);
     host.wait_count("(run ", mark + 1);
@@ -1118,8 +1118,8 @@ fn the_original_api_under_plain_python_runs_same_size_edits_within_one_second() 
     // Same size, well within one second of each other: CPython's .pyc check cannot tell them
     // apart by (mtime seconds, size).
     for x in 1..=4 {
-        let n = host.count("Successfully reloaded lib");
         host.mark();
+        let n = host.count("Successfully reloaded lib");
         save_in_place(
             &p.path("lib.py"),
             &format!("x = {x}\nprint('x is', x, flush=True)\n"),

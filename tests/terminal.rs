@@ -103,8 +103,8 @@ fn key_p_pauses_and_saves_made_meanwhile_run_once_on_resume() {
     t.mark();
     save_in_place(&p.path("lib.py"), "print('version 2')\n");
     t.expect_clean("[hotload] paused: 1 saved file waiting (p to resume)");
-    let waiting = t.count_clean("waiting (p to resume)");
     t.mark();
+    let waiting = t.count_clean("waiting (p to resume)");
     save_in_place(&p.path("lib.py"), "print('version 3')\n");
     t.wait_count_clean("waiting (p to resume)", waiting + 1);
     t.settle(QUIET);
@@ -508,6 +508,7 @@ fn plain_pipes_have_no_escape_codes_at_all() {
         Host::spawn(cmd)
     };
     host.wait_for("(run 1)");
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('piped v2')\n");
     host.wait_for("(run 2, after saving lib.py)");
     host.settle(Duration::from_millis(200));
@@ -825,6 +826,7 @@ fn sigterm_sighup_and_sigquit_while_idle_give_the_terminal_back() {
         let mut t = Pty::start(&p, &["lib.py"]);
         t.expect_clean("(run 1)");
         wait_key_mode(&mut t);
+        t.mark();
         // SAFETY: a signal to our own child.
         unsafe { libc::kill(t.child.id() as i32, sig) };
         let status = t.wait_exit();
@@ -945,6 +947,7 @@ fn ctrl_z_gives_the_terminal_back_and_fg_brings_keys_back_without_enter() {
         std::thread::sleep(Duration::from_millis(5));
     }
     t.assert_line_mode(); // stopped: the shell gets the terminal as the user had it
+    t.mark();
     // SAFETY: `fg` as a shell does it: continue the stopped job.
     unsafe { libc::kill(pid as i32, libc::SIGCONT) };
     wait_key_mode(&mut t);

@@ -143,6 +143,7 @@ fn a_save_runs_only_the_tests_whose_modules_import_it() {
 
     // calc is imported by helper, which test_calc imports: only test_calc's tests run, and
     // test_other.py is not even imported.
+    host.mark();
     let calc_runs = host.count("test_calc.py::");
     let counts = ["test_other.py::", "importing test_other"].map(|n| host.count(n));
     let b = before(&host, &[&status("ok: 2 passed (affected tests) in")]);
@@ -155,9 +156,11 @@ fn a_save_runs_only_the_tests_whose_modules_import_it() {
         "{}",
         host.transcript()
     );
+    host.mark();
     let now = ["test_other.py::", "importing test_other"].map(|n| host.count(n));
     assert_eq!(now, counts, "{}", host.transcript());
 
+    host.mark();
     let (calc_runs, other_runs) = (host.count("test_calc.py::"), host.count("test_other.py::"));
     let b = before(&host, &[&status("ok: 1 passed (affected tests) in")]);
     host.mark();
@@ -192,6 +195,7 @@ fn tests_that_failed_run_again_until_they_pass() {
     host.wait_for(&status("failed: 1 failed, 2 passed in"));
 
     // Saving other.py re-runs the failure too (and test_twice_zero, which passed, does not).
+    host.mark();
     let zero_runs = host.count("test_twice_zero PASSED");
     let b = before(
         &host,
@@ -216,6 +220,7 @@ fn tests_that_failed_run_again_until_they_pass() {
     wait_after(&mut host, b, 1);
 
     // Fixed: it is not due any more.
+    host.mark();
     let calc_runs = host.count("test_calc.py::");
     let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
     host.mark();
@@ -246,6 +251,7 @@ fn all_runs_the_whole_selection_once_the_affected_tests_pass() {
     wait_after(&mut host, b, 2);
 
     // Failing affected tests: nothing more.
+    host.mark();
     let other_runs = host.count("test_other.py::");
     let b = before(
         &host,
@@ -355,6 +361,7 @@ fn a_saved_conftest_rebuilds_its_fixtures_for_the_tests_under_it() {
     let mut host = spawn_test(&p, &["--", "-v"]);
     host.wait_for(&status("ok: 2 passed in"));
 
+    host.mark();
     let far_runs = host.count("test_far.py::");
     let b = before(
         &host,

@@ -242,9 +242,9 @@ fn deleted_root_is_reported_and_watched_again_once_it_is_back() {
 
     // rm -rf while the host's own current directory is in it.
     host.mark();
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
-    host.mark();
     std::fs::remove_dir_all(&root).unwrap();
     wait_after(
         &mut host,
@@ -293,9 +293,9 @@ fn renamed_root_is_reported_and_watched_again_once_it_is_back() {
 
     host.mark();
 
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
-    host.mark();
     std::fs::rename(&root, p.path("moved")).unwrap();
     wait_after(
         &mut host,
@@ -354,9 +354,9 @@ fn stdin_pipe_that_stays_open_runs_at_once_and_listed_files_join_as_they_arrive(
     stdin.flush().unwrap();
     wait_after(&mut host, mark, "stdin: 1 file listed so far");
     host.mark();
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
-    host.mark();
     save_in_place(&p.path("other.py"), "x = 2\n");
     host.settle(SETTLE);
     assert_eq!(
@@ -476,8 +476,8 @@ fn symlink_loop_does_not_hide_saves_and_they_reload_the_real_module() {
     symlink(".", p.path("b")).unwrap();
     host.settle(Duration::from_millis(200));
     for v in 2..=3 {
-        let mark = host.lines.len();
         host.mark();
+        let mark = host.lines.len();
         save_in_place(&p.path("helper.py"), &format!("V = {v}\n"));
         wait_after(&mut host, mark, &format!("helper {v}"));
         host.settle(SETTLE);
@@ -508,9 +508,9 @@ fn symlink_to_a_directory_outside_the_project_is_followed_only_when_named_with_w
     symlink(outside.path().join("ext"), p.path("ext2")).unwrap();
     host.settle(Duration::from_millis(200));
     host.mark();
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
-    host.mark();
     save_in_place(&outside_m, "x = 1\n");
     host.settle(SETTLE);
     assert_eq!(runs(&host), before, "{}", since(&host, mark));
@@ -688,9 +688,9 @@ fn a_burst_of_10000_writes_runs_at_most_twice() {
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("(run 1");
     for round in 0..2 {
+        host.mark();
         let mark = host.lines.len();
         let before = runs(&host);
-        host.mark();
         for i in 0..N {
             host.mark();
             std::fs::write(p.path(&format!("d/f{i}.py")), format!("x = {round}\n")).unwrap();

@@ -340,6 +340,7 @@ fn burst_host_with(project: &Project, n: usize, extra: &[&str]) -> Host {
 /// Saves every file with `v = round` in a tight loop; checks that the last run saw all of them;
 /// returns how many runs the burst caused.
 fn burst_round(host: &mut Host, files: &[PathBuf], round: usize, save: fn(&Path, &str)) -> usize {
+    host.mark();
     let before = runs(host);
     let content = format!("v = {round}\n");
     for f in files {
@@ -394,6 +395,7 @@ fn checkout_like_burst_with_new_directories_and_deletions_ends_with_a_complete_r
     let project = Project::new();
     let files = burst_files(&project, 200);
     let mut host = burst_host(&project, 200);
+    host.mark();
     let before = runs(&host);
     // Not counted: see the count tests.
     for f in &files[..150] {
@@ -499,6 +501,7 @@ fn formatter_burst(extra: &[&str]) -> (Host, usize) {
     let project = Project::new();
     let files = burst_files(&project, 40);
     let mut host = burst_host_with(&project, 40, extra);
+    host.mark();
     let before = runs(&host);
     for f in &files {
         save_via_rename(f, "v = 1\n");
@@ -581,8 +584,8 @@ fn deleted_then_recreated_subdirectory_keeps_being_watched() {
     std::fs::write(project.path("sub/a.py"), "a1").unwrap();
     host.wait_for("sub: a1");
     host.settle(SETTLE);
-    let n = runs(&host);
     host.mark();
+    let n = runs(&host);
     save_in_place(&project.path("sub/a.py"), "a2");
     host.wait_for("sub: a2");
     expect_runs_exactly(&mut host, n + 1, "saving a file in the recreated directory");
@@ -609,8 +612,8 @@ fn new_subdirectory_created_at_runtime_is_watched_and_triggers() {
         host.transcript()
     );
     // The new directory is now watched: a later save there runs once.
-    let n = runs(&host);
     host.mark();
+    let n = runs(&host);
     save_in_place(&project.path("newdir/deeper/a.py"), "n2");
     host.wait_for("newdir: n2");
     expect_runs_exactly(&mut host, n + 1, "saving in the new directory");
@@ -657,9 +660,9 @@ fn new_module_file_that_the_entry_starts_importing_just_works() {
     std::fs::write(project.path("newpkg/mod.py"), "VALUE = 42\n").unwrap();
     wait_run(&mut host, 3);
     host.settle(SETTLE);
+    host.mark();
     let n = runs(&host);
     // The entry starts importing both.
-    host.mark();
     save_in_place(
         &project.path("lib.py"),
         "import helper\nimport newpkg.mod\nprint('helper:', helper.NAME, newpkg.mod.VALUE)\n",
@@ -707,8 +710,8 @@ fn renamed_directory_and_a_new_directory_with_the_old_name_are_both_watched() {
     std::fs::write(project.path("pkg/sub/x.py"), "c1").unwrap();
     host.wait_for("dirs: c1 b1");
     host.settle(SETTLE);
-    let n = runs(&host);
     host.mark();
+    let n = runs(&host);
     save_in_place(&project.path("pkg/sub/x.py"), "c2");
     host.wait_for("dirs: c2 b1");
     expect_runs_exactly(&mut host, n + 1, "a save in the recreated pkg/sub");
@@ -732,8 +735,8 @@ fn directory_moved_in_from_outside_the_project_is_watched() {
     std::fs::rename(outside.path().join("incoming"), project.path("incoming")).unwrap();
     host.wait_for("moved: m1");
     host.settle(SETTLE);
-    let n = runs(&host);
     host.mark();
+    let n = runs(&host);
     save_in_place(&project.path("incoming/deep/m.py"), "m2");
     host.wait_for("moved: m2");
     expect_runs_exactly(&mut host, n + 1, "a save in the moved-in directory");
@@ -1173,8 +1176,8 @@ fn watch_flag_with_a_directory_watches_it_recursively_and_the_target_still_trigg
     std::fs::write(project.path("src/new/c.py"), "c = 1\n").unwrap();
     wait_run(&mut host, 4);
     host.settle(SETTLE);
-    let n = runs(&host);
     host.mark();
+    let n = runs(&host);
     save_in_place(&project.path("app/other.py"), "x = 1\n");
     save_in_place(&project.path("elsewhere.py"), "x = 1\n");
     expect_no_new_run(&mut host, n, "files outside -w");
