@@ -282,6 +282,14 @@ impl Host {
     /// Call it right before an action (a save, a signal, a key); the `save_*`, `signal` and
     /// `interrupt` methods of `Host` do.
     pub fn mark(&mut self) {
+        self.drain();
+        self.marked = self.lines.len();
+        self.cursor = [self.marked; 2];
+    }
+
+    /// Takes in everything the host has written so far, without waiting and without moving
+    /// the cursor (after a status line: the output the run wrote before it, on either pipe).
+    pub fn drain(&mut self) {
         self.readers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -289,8 +297,6 @@ impl Host {
         while let Ok(line) = self.rx.try_recv() {
             self.lines.push(line);
         }
-        self.marked = self.lines.len();
-        self.cursor = [self.marked; 2];
     }
 
     /// Moves the cursor back to the last `mark()`: the next wait matches any line since the
