@@ -17,9 +17,11 @@ fn deep_reload_notes_go_through_the_printer_and_quiet_hides_them() {
     p.write("lib.py", ENUM_V1);
     let mut host = p.spawn(&["lib.py", "--reload", "deep", "-q"]);
     host.wait_count("version 1", 1);
+    host.mark();
     save_in_place(&p.path("lib.py"), ENUM_V2);
     host.wait_count("version 2", 1);
     // A third save proves the second run is over (its notes would have come before it).
+    host.mark();
     save_in_place(&p.path("lib.py"), ENUM_V1);
     host.wait_count("version 1", 2);
     assert_eq!(
@@ -37,6 +39,7 @@ fn deep_reload_notes_are_coloured_like_every_host_line() {
     p.write("lib.py", ENUM_V1);
     let mut host = p.spawn(&["lib.py", "--reload", "deep", "--color", "always"]);
     host.wait_count("version 1", 1);
+    host.mark();
     save_in_place(&p.path("lib.py"), ENUM_V2);
     host.wait_count(DEEP_NOTE, 1);
     let line = host
@@ -61,14 +64,17 @@ fn saving_the_config_keeps_the_launch_scripts_watch_list() {
     );
     let mut host = p.spawn(&["--no-clear"]);
     host.wait_count("conf says one", 1);
+    host.mark();
     save_in_place(&p.path("conf.txt"), "two\n");
     host.wait_count("conf says two", 1);
+    host.mark();
     save_in_place(
         &p.path("hotload.toml"),
         "target = \"launch.py\"\nclear = false\n",
     );
     host.wait_count("config reloaded", 1);
     host.wait_count("conf says two", 2);
+    host.mark();
     save_in_place(&p.path("conf.txt"), "three\n");
     host.wait_count("conf says three", 1);
 }

@@ -4,17 +4,13 @@
 //! of the config while running, and `hotload-host init`. Real binary, real files.
 mod common;
 
-use std::ffi::CStr;
 use std::fs::File;
-use std::io::Read;
-use std::os::fd::FromRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{BIN, Finished, Host, Project, Stream, TIMEOUT, save_in_place, save_via_rename};
+use common::pty::Tty;
+use common::{Finished, Host, Project, Stream, TIMEOUT, save_in_place, save_via_rename};
 
 /// Short window used only to check that something did NOT happen.
 const QUIET: Duration = Duration::from_millis(500);
@@ -83,23 +79,12 @@ fn root(project: &Project) -> PathBuf {
 
 /// The host's status line for run `run`, if it has arrived.
 fn status_line(host: &Host, run: u64) -> Option<String> {
-    let (a, b) = (format!("(run {run})"), format!("(run {run},"));
-    host.lines
-        .iter()
-        .find(|(s, l)| {
-            *s == Stream::Err && l.starts_with("[hotload] ") && (l.contains(&a) || l.contains(&b))
-        })
-        .map(|(_, l)| l.clone())
+    host.status_line(run)
 }
 
 /// Waits for the status line of run `run` and returns it.
 fn wait_run(host: &mut Host, run: u64) -> String {
-    loop {
-        if let Some(line) = status_line(host, run) {
-            return line;
-        }
-        host.wait_next("(run ");
-    }
+    host.wait_run(run)
 }
 
 fn wait_ok(host: &mut Host, run: u64) -> String {
@@ -306,90 +291,6 @@ fn assert_config_error(
     );
 }
 
-/// A pseudo-terminal for the host's stdout: `clear` only ever clears a terminal.
-struct Tty {
-    path: String,
-    output: Arc<Mutex<Vec<u8>>>,
-    _slave: File,
-}
-
-impl Tty {
-    fn open() -> Tty {
-        // SAFETY: plain libc pty calls on a fd we own; the name buffer is NUL-terminated by ptsname_r.
-        let (master, path) = unsafe {
-            let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-            assert!(fd >= 0, "posix_openpt failed");
-            assert_eq!(libc::grantpt(fd), 0);
-            assert_eq!(libc::unlockpt(fd), 0);
-            let mut name = [0 as libc::c_char; 256];
-            assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
-            (
-                File::from_raw_fd(fd),
-                CStr::from_ptr(name.as_ptr()).to_string_lossy().into_owned(),
-            )
-        };
-        // Hold the slave open ourselves so that reading the master blocks instead of failing.
-        let slave = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY)
-            .open(&path)
-            .unwrap();
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = output.clone();
-        let mut master = master;
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = master.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Tty {
-            path,
-            output,
-            _slave: slave,
-        }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + TIMEOUT;
-        while !self.text().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {needle:?} on the terminal:\n{:?}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// The host with its stdout on this terminal (through `sh -c 'exec ... >TTY'`, since the
-    /// harness pipes stdout), stderr still collected by the harness.
-    fn spawn(&self, project: &Project, args: &[&str]) -> Host {
-        let user = command_in(project, "", args, &[]);
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(format!("exec \"$0\" \"$@\" >'{}'", self.path))
-            .arg(BIN)
-            .args(args);
-        cmd.current_dir(project.dir.path()).stdin(Stdio::null());
-        for (key, value) in user.get_envs() {
-            match value {
-                Some(v) => cmd.env(key, v),
-                None => cmd.env_remove(key),
-            };
-        }
-        Host::spawn(cmd)
-    }
-}
-
 /// Terminal clear sequence (both the host's and the `clear` step's contain it).
 const CLEAR: &str = "\x1b[2J";
 
@@ -480,6 +381,7 @@ fn target_and_args_come_from_the_config() {
     host.wait_for("name main");
 
     // The target's own file is watched: a save runs it again with the same args.
+    host.mark();
     edit(&project, "app/main.py", "print('name'", "print('renamed'");
     wait_ok(&mut host, 2);
     host.wait_for("renamed main");
@@ -514,6 +416,7 @@ fn watch_directories_and_globs_from_the_config_trigger_runs() {
     wait_ok(&mut host, 1);
 
     // A .yaml file matched by the glob triggers, whatever `ext` says.
+    host.mark();
     save_in_place(&project.path("conf/app.yaml"), "a: 2\n");
     let second = wait_ok(&mut host, 2);
     assert!(second.contains("after saving app.yaml"), "{second}");
@@ -521,17 +424,20 @@ fn watch_directories_and_globs_from_the_config_trigger_runs() {
 
     // Not matched: another extension in the glob's directory, a .yaml outside it, and a .py
     // file in the target's directory (`watch` replaces the default root).
+    host.mark();
     save_in_place(&project.path("conf/notes.txt"), "more notes\n");
     save_in_place(&project.path("top.yaml"), "b: 2\n");
     save_in_place(&project.path("other.py"), "Y = 2\n");
     assert_no_run(&mut host, 3);
 
     // A watched directory: its .py files trigger.
+    host.mark();
     save_in_place(&project.path("src/util.py"), "X = 2\n");
     let third = wait_ok(&mut host, 3);
     assert!(third.contains("after saving util.py"), "{third}");
 
     // The target's own file is always watched.
+    host.mark();
     edit(
         &project,
         "lib.py",
@@ -559,15 +465,18 @@ fn ext_and_ignore_from_the_config_decide_what_triggers() {
     let mut host = spawn(&project, &[]);
     wait_ok(&mut host, 1);
 
+    host.mark();
     save_in_place(&project.path("settings.toml"), "a = 2\n");
     let second = wait_ok(&mut host, 2);
     assert!(second.contains("after saving settings.toml"), "{second}");
 
+    host.mark();
     save_in_place(&project.path("notes.txt"), "more\n");
     save_in_place(&project.path("data/seed.py"), "S = 2\n");
     save_in_place(&project.path("schema_gen.py"), "G = 2\n");
     assert_no_run(&mut host, 3);
 
+    host.mark();
     save_in_place(&project.path("helper.py"), "H = 2\n");
     let third = wait_ok(&mut host, 3);
     assert!(third.contains("after saving helper.py"), "{third}");
@@ -582,13 +491,14 @@ fn clear_from_the_config_clears_a_terminal_before_each_run() {
     let project = Project::new();
     project.write("lib.py", module);
     project.write("hotload.toml", "target = \"lib.py\"\nclear = true\n");
-    let tty = Tty::open();
-    let mut host = tty.spawn(&project, &[]);
+    let mut tty = Tty::open();
+    let mut host = tty.spawn(command_in(&project, "", &[], &[]));
     wait_ok(&mut host, 1);
-    tty.wait_for("body 1");
+    tty.expect("body 1");
+    host.mark();
     edit(&project, "lib.py", "print('body'", "print('Body'");
     wait_ok(&mut host, 2);
-    tty.wait_for("Body 2");
+    tty.expect("Body 2");
     let screen = tty.text();
     assert_eq!(screen.matches(CLEAR).count(), 2, "{screen:?}");
     let (first, second) = (screen.find(CLEAR).unwrap(), screen.rfind(CLEAR).unwrap());
@@ -604,10 +514,10 @@ fn clear_from_the_config_clears_a_terminal_before_each_run() {
     let project = Project::new();
     project.write("lib.py", module);
     project.write("hotload.toml", "target = \"lib.py\"\nclear = false\n");
-    let tty = Tty::open();
-    let mut host = tty.spawn(&project, &[]);
+    let mut tty = Tty::open();
+    let mut host = tty.spawn(command_in(&project, "", &[], &[]));
     wait_ok(&mut host, 1);
-    tty.wait_for("body 1");
+    tty.expect("body 1");
     assert!(!tty.text().contains(CLEAR), "{:?}", tty.text());
     assert_eq!(host.count("hotload-host · "), 0, "{}", host.transcript());
     drop(host);
@@ -654,6 +564,7 @@ fn pre_post_and_entrypoint_from_the_config_run_in_the_documented_order() {
     let mut host = spawn(&project, &[]);
     wait_ok(&mut host, 1);
     host.wait_for("entrypoint 1");
+    host.mark();
     edit(&project, "lib.py", "print(f\"body", "print(f\"body:");
     wait_ok(&mut host, 2);
     host.wait_for("entrypoint 2");
@@ -678,8 +589,10 @@ fn pre_post_and_entrypoint_from_the_config_run_in_the_documented_order() {
     );
 
     // A reload that fails: post and the entrypoint are not called; the next good save is.
+    host.mark();
     edit(&project, "lib.py", "print(f\"body:", "print(f\"body:\" +");
     wait_failed(&mut host, 3);
+    host.mark();
     edit(&project, "lib.py", "print(f\"body:\" +", "print(f\"body!");
     wait_ok(&mut host, 4);
     host.wait_for("entrypoint 4");
@@ -701,6 +614,7 @@ fn a_failing_pre_hook_fails_the_run_but_the_reload_and_post_still_happen() {
     project.write("hotload.toml", "target = \"lib.py\"\npre = \"hooks:teardown\"\npost = \"lib:after\"\nentrypoint = \"main\"\n");
     let mut host = spawn(&project, &[]);
     wait_ok(&mut host, 1);
+    host.mark();
     edit(&project, "lib.py", "print(f\"body", "print(f\"new body");
     let second = wait_failed(&mut host, 2);
     assert!(
@@ -710,6 +624,7 @@ fn a_failing_pre_hook_fails_the_run_but_the_reload_and_post_still_happen() {
     host.wait_for("Error in pre hook hooks:teardown");
     host.wait_for("new body 2");
     // The reload succeeded, so post and the entrypoint run (new code is not kept out).
+    host.mark();
     edit(
         &project,
         "lib.py",
@@ -752,6 +667,7 @@ fn poll_from_the_config_polls_and_still_sees_saves() {
     let mut host = spawn(&project, &["-v"]);
     host.wait_for("(polling)");
     wait_ok(&mut host, 1);
+    host.mark();
     edit(&project, "lib.py", "print('body'", "print('polled body'");
     wait_ok(&mut host, 2);
     host.wait_for("polled body 2");
@@ -778,16 +694,19 @@ fn reload_mode_from_the_config_and_changed_live() {
     wait_ok(&mut host, 1);
     host.wait_for("value 1");
     // entry: only the target is reloaded, the saved helper keeps its old value.
+    host.mark();
     save_in_place(&project.path("helper.py"), "VALUE = 2\n");
     wait_ok(&mut host, 2);
     host.wait_count("value 1", 2);
 
+    host.mark();
     save_in_place(
         &project.path("hotload.toml"),
         "target = \"lib.py\"\nreload = \"changed\"\n",
     );
     host.wait_for("config reloaded");
     wait_ok(&mut host, 3);
+    host.mark();
     save_in_place(&project.path("helper.py"), "VALUE = 3\n");
     wait_ok(&mut host, 4);
     host.wait_for("value 3");
@@ -834,6 +753,7 @@ call = "lib:done"
     let first = wait_ok(&mut host, 1);
     assert!(first.contains("steps ran"), "{first}");
     host.wait_for("done 1");
+    host.mark();
     edit(
         &project,
         "helper.py",
@@ -878,6 +798,7 @@ fn reload_steps_reload_each_module_once_and_in_step_order() {
     let mut host = spawn(&project, &[]);
     wait_ok(&mut host, 1);
     host.wait_for("done 1");
+    host.mark();
     edit(
         &project,
         "lib.py",
@@ -910,10 +831,11 @@ fn a_clear_step_clears_a_terminal() {
         "hotload.toml",
         "clear = false\n[[steps]]\nclear = true\n[[steps]]\nreload = \"lib\"\n",
     );
-    let tty = Tty::open();
-    let mut host = tty.spawn(&project, &[]);
+    let mut tty = Tty::open();
+    let mut host = tty.spawn(command_in(&project, "", &[], &[]));
     wait_ok(&mut host, 1);
-    tty.wait_for("lib body 1");
+    tty.expect("lib body 1");
+    host.mark();
     edit(
         &project,
         "lib.py",
@@ -921,7 +843,7 @@ fn a_clear_step_clears_a_terminal() {
         "print(f\"lib body,",
     );
     wait_ok(&mut host, 2);
-    tty.wait_for("lib body, 2");
+    tty.expect("lib body, 2");
     let screen = tty.text();
     assert_eq!(screen.matches(CLEAR).count(), 2, "{screen:?}");
     let (clear2, body2) = (
@@ -952,10 +874,12 @@ fn a_failing_call_step_stops_the_run_and_the_next_save_starts_from_the_first_ste
     wait_ok(&mut host, 1);
     host.wait_for("done 1");
 
+    host.mark();
     edit(&project, "lib.py", "FAIL = False", "FAIL = True");
     let second = wait_failed(&mut host, 2);
     assert!(second.contains("AssertionError: gate closed"), "{second}");
 
+    host.mark();
     edit(&project, "lib.py", "FAIL = True", "FAIL = False");
     wait_ok(&mut host, 3);
     host.wait_for("done 3");
@@ -993,6 +917,7 @@ fn a_failing_command_or_reload_step_stops_the_rest_of_the_run() {
     host.wait_for("done 1");
 
     // A command exiting non-zero fails its step.
+    host.mark();
     project.write("fail.flag", "");
     edit(
         &project,
@@ -1004,6 +929,7 @@ fn a_failing_command_or_reload_step_stops_the_rest_of_the_run() {
     assert!(second.contains("exited with status 1"), "{second}");
 
     // A reload that fails stops the steps after it.
+    host.mark();
     std::fs::remove_file(project.path("fail.flag")).unwrap();
     edit(
         &project,
@@ -1014,6 +940,7 @@ fn a_failing_command_or_reload_step_stops_the_rest_of_the_run() {
     let third = wait_failed(&mut host, 3);
     assert!(third.contains("SyntaxError"), "{third}");
 
+    host.mark();
     edit(
         &project,
         "lib.py",
@@ -1168,11 +1095,14 @@ fn the_config_is_found_from_a_nested_subdirectory_and_paths_stay_relative_to_it(
     let mut host = spawn_in(&project, "a/b", &[], &[]);
     wait_ok(&mut host, 1);
     host.wait_for("argv ['found']");
+    host.mark();
     save_in_place(&project.path("a/b/scratch/tmp.py"), "T = 2\n");
     assert_no_run(&mut host, 2);
+    host.mark();
     save_in_place(&project.path("a/b/deep.py"), "D = 2\n");
     let second = wait_ok(&mut host, 2);
     assert!(second.contains("after saving deep.py"), "{second}");
+    host.mark();
     edit(&project, "lib.py", "print('argv'", "print('argv again'");
     wait_ok(&mut host, 3);
     host.wait_for("argv again ['found']");
@@ -1595,8 +1525,10 @@ fn precedence_in_behaviour_for_what_triggers_a_run() {
     // The environment's ext replaces the file's.
     let mut host = spawn_in(&project, "", &[], &[("HOTLOAD_EXT", "txt")]);
     wait_ok(&mut host, 1);
+    host.mark();
     save_in_place(&project.path("a.toml"), "x = 2\n");
     assert_no_run(&mut host, 2);
+    host.mark();
     save_in_place(&project.path("b.txt"), "y\n");
     let second = wait_ok(&mut host, 2);
     assert!(second.contains("after saving b.txt"), "{second}");
@@ -1605,9 +1537,11 @@ fn precedence_in_behaviour_for_what_triggers_a_run() {
     // The command line's replaces both.
     let mut host = spawn_in(&project, "", &["-e", "md"], &[("HOTLOAD_EXT", "txt")]);
     wait_ok(&mut host, 1);
+    host.mark();
     save_in_place(&project.path("a.toml"), "x = 3\n");
     save_in_place(&project.path("b.txt"), "z\n");
     assert_no_run(&mut host, 2);
+    host.mark();
     save_in_place(&project.path("c.md"), "y\n");
     let second = wait_ok(&mut host, 2);
     assert!(second.contains("after saving c.md"), "{second}");
@@ -2100,6 +2034,7 @@ fn editing_the_config_applies_it_without_restarting_the_interpreter() {
     let token = token(&host);
 
     // A new post hook and new args: applied, then a run; the state is still there.
+    host.mark();
     save_in_place(
         &project.path("hotload.toml"),
         "target = \"lib.py\"\nargs = [\"two\"]\npost = \"lib:second\"\n",
@@ -2111,6 +2046,7 @@ fn editing_the_config_applies_it_without_restarting_the_interpreter() {
     host.wait_for("second run=2");
 
     // Saving the module now runs with the new config.
+    host.mark();
     edit(&project, "lib.py", "print(f\"body", "print(f\"body:");
     wait_ok(&mut host, 3);
     host.wait_for(&format!("body: run=3 counter=3 token={token} argv=['two']"));
@@ -2124,12 +2060,14 @@ fn editing_the_config_applies_it_without_restarting_the_interpreter() {
 
     // What is watched is re-read too: .txt files now trigger.
     // (Saved the way many editors do: a temp file renamed into place.)
+    host.mark();
     save_via_rename(
         &project.path("hotload.toml"),
         "target = \"lib.py\"\nargs = [\"two\"]\npost = \"lib:second\"\next = [\"py\", \"txt\"]\n",
     );
     host.wait_for("config reloaded");
     wait_ok(&mut host, 4);
+    host.mark();
     save_in_place(&project.path("notes.txt"), "more notes\n");
     let fifth = wait_ok(&mut host, 5);
     assert!(fifth.contains("after saving notes.txt"), "{fifth}");
@@ -2150,6 +2088,7 @@ fn editing_the_target_in_the_config_switches_to_the_new_module() {
         host.transcript()
     );
     host.wait_for("A 1");
+    host.mark();
     save_in_place(&project.path("hotload.toml"), "target = \"b.py\"\n");
     host.wait_for("config reloaded");
     assert!(
@@ -2158,6 +2097,7 @@ fn editing_the_target_in_the_config_switches_to_the_new_module() {
         host.transcript()
     );
     host.wait_for("B 2");
+    host.mark();
     edit(&project, "b.py", "print('B'", "print('b'");
     assert!(
         wait_ok(&mut host, 3).contains("ok: b ran"),
@@ -2194,6 +2134,7 @@ fn an_invalid_config_edit_shows_the_error_and_keeps_the_previous_config() {
             "2:8: `pre`/`post`/`entrypoint` wrap",
         ),
     ] {
+        host.mark();
         let warnings = host.count("config not applied");
         save_in_place(&project.path("hotload.toml"), bad);
         host.wait_count("config not applied", warnings + 1);
@@ -2202,6 +2143,7 @@ fn an_invalid_config_edit_shows_the_error_and_keeps_the_previous_config() {
         assert_no_run(&mut host, run + 1);
         // Saves of the module still run, with the old config.
         run += 1;
+        host.mark();
         edit(&project, "lib.py", "print(f\"body", "print(f\"body ");
         let line = wait_ok(&mut host, run);
         assert!(line.contains("after saving lib.py"), "{line}");
@@ -2209,9 +2151,12 @@ fn an_invalid_config_edit_shows_the_error_and_keeps_the_previous_config() {
     }
     assert_eq!(host.count("second run="), 0, "{}", host.transcript());
     assert_eq!(host.count("config reloaded"), 0, "{}", host.transcript());
+    // (The body's line, printed before the `first` line waited for above.)
+    host.rewind();
     host.wait_for(&format!("counter={run}"));
 
     // A valid edit is applied again.
+    host.mark();
     save_in_place(
         &project.path("hotload.toml"),
         "target = \"lib.py\"\npost = \"lib:second\"\n",
@@ -2236,13 +2181,16 @@ fn a_rejected_config_edit_leaves_the_module_args_as_they_were() {
     wait_ok(&mut host, 1);
     host.wait_for("argv=['old']");
 
+    host.mark();
     save_in_place(
         &project.path("hotload.toml"),
         "target = \"lib.py\"\nargs = [\"new\"]\npost = \"lib:nope\"\n",
     );
     host.wait_for("config not applied");
+    host.mark();
     edit(&project, "lib.py", "print(f\"body", "print(f\"body ");
     wait_ok(&mut host, 2);
+    host.wait_for("argv=['old']");
     host.wait_for("first run=2");
     assert_eq!(
         host.count("argv=['new']"),
@@ -2250,7 +2198,6 @@ fn a_rejected_config_edit_leaves_the_module_args_as_they_were() {
         "the rejected config's args reached sys.argv:\n{}",
         host.transcript()
     );
-    host.wait_for("argv=['old']");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2817,12 +2764,14 @@ fn run_steps_of_a_discovered_config_need_trust_once() {
     let mut host = spawn(&project, &[]);
     wait_ok(&mut host, 1);
     host.wait_for("SHELL ONE");
+    host.mark();
     save_in_place(&project.path("hotload.toml"), &with("echo SHELL THREE"));
     host.wait_for("config not applied");
     host.wait_for("  echo SHELL THREE");
     host.wait_for("To allow them, run: hotload-host trust");
     host.wait_for("Then save the config again to apply it.");
     assert_no_run(&mut host, 2);
+    host.mark();
     edit(&project, "lib.py", "'lib body'", "'lib body again'");
     wait_ok(&mut host, 2);
     host.wait_count("SHELL ONE", 2);
@@ -2831,6 +2780,7 @@ fn run_steps_of_a_discovered_config_need_trust_once() {
         0
     );
     trust(&project);
+    host.mark();
     save_in_place(&project.path("hotload.toml"), &with("echo SHELL THREE"));
     host.wait_for("config reloaded");
     wait_ok(&mut host, 3);
@@ -2858,6 +2808,7 @@ fn deleting_the_config_while_running_keeps_its_settings() {
     let mut host = spawn_in(&project, "sub", &[], &[]);
     wait_ok(&mut host, 1);
     host.wait_for("argv ['sub']");
+    host.mark();
     std::fs::remove_file(project.path("sub/hotload.toml")).unwrap();
     let config = root(&project)
         .join("sub/hotload.toml")
@@ -2866,12 +2817,14 @@ fn deleting_the_config_while_running_keeps_its_settings() {
     host.wait_for(&format!(
         "{config} was deleted: the settings read from it stay in force"
     ));
+    host.mark();
     edit(&project, "sub/lib.py", "print('argv'", "print('argv now'");
     wait_ok(&mut host, 2);
     host.wait_for("argv now ['sub']");
     assert_eq!(host.count("parent"), 0, "{}", host.transcript());
     assert_eq!(host.count("config reloaded"), 0, "{}", host.transcript());
     // Put back, it is read again.
+    host.mark();
     save_in_place(
         &project.path("sub/hotload.toml"),
         "target = \"lib.py\"\nargs = [\"back\"]\n",
@@ -2968,12 +2921,14 @@ fn bad_watch_entries_and_ignore_patterns_are_config_errors_live_or_at_start() {
     wait_ok(&mut host, 1);
     let mut run = 1;
     for (toml, needle, message) in bad {
+        host.mark();
         let warnings = host.count("config not applied");
         save_in_place(&project.path("hotload.toml"), toml);
         host.wait_count("config not applied", warnings + 1);
         let (line, col) = pos(toml, needle);
         host.wait_for(&format!("{}:{line}:{col}: {message}", config.display()));
         run += 1;
+        host.mark();
         edit(&project, "lib.py", "print(f\"body", "print(f\"body ");
         wait_ok(&mut host, run);
         host.wait_for(&format!("first run={run}"));

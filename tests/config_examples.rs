@@ -74,23 +74,12 @@ fn run_in(project: &Project, sub: &str, args: &[&str]) -> Finished {
 
 /// The host's status line for run `run`, if it has arrived.
 fn status_line(host: &Host, run: u64) -> Option<String> {
-    let (a, b) = (format!("(run {run})"), format!("(run {run},"));
-    host.lines
-        .iter()
-        .find(|(s, l)| {
-            *s == Stream::Err && l.starts_with("[hotload] ") && (l.contains(&a) || l.contains(&b))
-        })
-        .map(|(_, l)| l.clone())
+    host.status_line(run)
 }
 
 /// Waits for the status line of run `run` and returns it.
 fn wait_run(host: &mut Host, run: u64) -> String {
-    loop {
-        if let Some(line) = status_line(host, run) {
-            return line;
-        }
-        host.wait_next("(run ");
-    }
+    host.wait_run(run)
 }
 
 fn assert_ok(line: &str, host: &Host) {
@@ -167,6 +156,7 @@ fn config_project_runs_from_its_config_and_reruns_on_ini_and_module_saves() {
     host.wait_for("(main() calls in this interpreter: 1)");
 
     // conf/*.ini is watched (a glob in `watch`), whatever the extension list says.
+    host.mark();
     edit(
         &project,
         "conf/app.ini",
@@ -178,11 +168,13 @@ fn config_project_runs_from_its_config_and_reruns_on_ini_and_module_saves() {
     host.wait_for("(main() calls in this interpreter: 2)");
 
     // reload = "changed": saving the imported module reloads it and then app.main.
+    host.mark();
     edit(&project, "app/greeting.py", "Hello, {name}", "Hi, {name}");
     assert_ok(&wait_run(&mut host, 3), &host);
     host.wait_for("Hi, world?");
 
     // `ignore`: a scratch file in the watched package triggers nothing.
+    host.mark();
     project.write("app/scratch_notes.py", "print('scratch')\n");
     save_in_place(
         &project.path("app/scratch_notes.py"),
@@ -195,6 +187,7 @@ fn config_project_runs_from_its_config_and_reruns_on_ini_and_module_saves() {
         host.transcript()
     );
 
+    host.mark();
     edit(&project, "conf/app.ini", "times = 1", "times = 2");
     let fourth = wait_run(&mut host, 4);
     assert_ok(&fourth, &host);
@@ -260,6 +253,7 @@ fn sqlite_connection_survives_saves_and_rows_accumulate() {
         host.transcript()
     );
 
+    host.mark();
     edit(
         &project,
         "app.py",
@@ -279,6 +273,7 @@ fn sqlite_connection_survives_saves_and_rows_accumulate() {
 
     // A broken save: pre runs (old code), the reload fails, post is not called; the kept
     // connection is untouched and the next good save carries on with it.
+    host.mark();
     edit(
         &project,
         "app.py",
@@ -286,6 +281,7 @@ fn sqlite_connection_survives_saves_and_rows_accumulate() {
         "NOTE = (\"broken\"",
     );
     assert_failed(&wait_run(&mut host, 3), &host);
+    host.mark();
     edit(
         &project,
         "app.py",
@@ -364,6 +360,7 @@ fn http_handler_changes_on_save_while_the_server_keeps_its_port() {
             1,
         );
     assert_ne!(new, source);
+    host.mark();
     save_in_place(&project.path("app.py"), &new);
     assert_ok(&wait_run(&mut host, 2), &host);
     let (head, body) = http_get(port, "/second").unwrap();
@@ -381,10 +378,12 @@ fn http_handler_changes_on_save_while_the_server_keeps_its_port() {
     );
 
     // A broken save: no post, the server keeps answering with the last good code.
+    host.mark();
     edit(&project, "app.py", "def render(path):", "def render(path:");
     assert_failed(&wait_run(&mut host, 3), &host);
     let (_, body) = http_get(port, "/still").unwrap();
     assert_eq!(body, "Hello from version 2! You asked for /still\n");
+    host.mark();
     edit(&project, "app.py", "def render(path:", "def render(path):");
     assert_ok(&wait_run(&mut host, 4), &host);
 
@@ -405,6 +404,7 @@ fn http_handler_changes_on_save_while_the_server_keeps_its_port() {
     assert!(refused.is_err(), "the old port still answers: {refused:?}");
 
     // An ordinary save after the move keeps the new server.
+    host.mark();
     edit(
         &project,
         "app.py",
@@ -440,6 +440,7 @@ fn multi_step_failing_step_stops_the_run_and_the_next_save_starts_over() {
     host.wait_count("Ran 2 tests", 1);
 
     // Break add(): the call step fails, the shell step and the report are skipped.
+    host.mark();
     edit(&project, "calc.py", "return a + b", "return a - b");
     let second = wait_run(&mut host, 2);
     assert_failed(&second, &host);
@@ -449,13 +450,19 @@ fn multi_step_failing_step_stops_the_run_and_the_next_save_starts_over() {
     );
 
     // Fixed: every step runs again, from the reload on.
+    host.mark();
     edit(&project, "calc.py", "return a - b", "return a + b");
     assert_ok(&wait_run(&mut host, 3), &host);
     host.wait_for("calc loaded (run 3)");
     host.wait_count("report: ", 2);
     host.wait_count("Ran 2 tests", 2);
     // All of run 2's output precedes run 3's on each stream: counts now tell which steps ran.
-    host.wait_for("calc loaded (run 2)");
+    assert_eq!(
+        host.count("calc loaded (run 2)"),
+        1,
+        "{}",
+        host.transcript()
+    );
     assert_eq!(host.count("self-test passed"), 2, "{}", host.transcript());
     assert_eq!(
         host.count("Ran 2 tests"),
@@ -471,6 +478,7 @@ fn multi_step_failing_step_stops_the_run_and_the_next_save_starts_over() {
     );
 
     // Break mul(): only the shell step (a separate process) notices; the report is skipped.
+    host.mark();
     edit(&project, "calc.py", "return a * b", "return a ** b");
     let fourth = wait_run(&mut host, 4);
     assert_failed(&fourth, &host);
@@ -479,6 +487,7 @@ fn multi_step_failing_step_stops_the_run_and_the_next_save_starts_over() {
         "{fourth}"
     );
 
+    host.mark();
     edit(&project, "calc.py", "return a ** b", "return a * b");
     assert_ok(&wait_run(&mut host, 5), &host);
     host.wait_for("calc loaded (run 5)");

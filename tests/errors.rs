@@ -27,27 +27,12 @@ fn assert_no_panic(text: &str) {
 
 /// Whether `line` is the status line of run `run`: `(run N)` or `(run N, after saving x.py)`.
 fn is_status_of(line: &str, run: u64) -> bool {
-    line.starts_with("[hotload]")
-        && (line.contains(&format!("(run {run})")) || line.contains(&format!("(run {run},")))
-}
-
-/// The stderr line of a given run (`(run N)`), which must exist already.
-fn status_of_run(host: &Host, run: u64) -> String {
-    // `(run N)`, or `(run N, after saving x.py)` for runs a save triggered.
-    let tags = [format!("(run {run})"), format!("(run {run},")];
-    host.lines
-        .iter()
-        .find(|(s, l)| {
-            *s == Stream::Err && l.starts_with("[hotload]") && tags.iter().any(|t| l.contains(t))
-        })
-        .map(|(_, l)| l.clone())
-        .unwrap_or_else(|| panic!("no status line for run {run}\n{}", host.transcript()))
+    common::Status::is_of(line, run)
 }
 
 /// Waits for the status line of run `run` and returns it.
 fn wait_run(host: &mut Host, run: u64) -> String {
-    host.wait_for(&format!("(run {run}"));
-    status_of_run(host, run)
+    host.wait_run(run)
 }
 
 /// Index of the first collected line containing `needle`.
@@ -108,6 +93,7 @@ fn exception_traceback_shows_only_user_frames_and_loop_continues() {
     );
 
     // An exception raised on reload, two user frames deep.
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         "import helper\nx = 1\n\ndef go():\n    helper.explode()\n\ngo()\n",
@@ -143,6 +129,7 @@ fn exception_traceback_shows_only_user_frames_and_loop_continues() {
 
     // An exception inside a module imported by the target on a fresh import (importlib frames
     // between the two user frames).
+    host.mark();
     save_in_place(&p.path("lib.py"), "import broken\n");
     let status = wait_run(&mut host, 3);
     assert!(
@@ -155,6 +142,7 @@ fn exception_traceback_shows_only_user_frames_and_loop_continues() {
     assert_only_user_frames(&tb);
 
     // The host keeps watching: the next good save runs OK.
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('fixed')\n");
     assert!(
         wait_run(&mut host, 4).starts_with("[hotload] ok: lib ran in"),
@@ -188,6 +176,7 @@ fn chained_exception_hides_host_frames_in_every_link() {
     assert!(tb.contains("direct cause"), "{tb}");
     assert_only_user_frames(&tb);
     // Reload: the same through importlib.reload.
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         &std::fs::read_to_string(p.path("lib.py")).unwrap(),
@@ -211,6 +200,7 @@ fn first_import_exception_then_fix_runs_ok() {
     );
     assert_only_user_frames(&stderr_of_run(&host, 1));
 
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('now fine', __name__)\n");
     assert!(
         wait_run(&mut host, 2).contains("ok: lib ran"),
@@ -235,6 +225,7 @@ fn first_import_syntax_error_then_fix_runs_ok() {
     assert!(tb.contains("lib.py\", line 2"), "{tb}");
     assert_only_user_frames(&tb);
 
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         "x = 1\nif x:\n    print('fixed syntax')\n",
@@ -262,6 +253,7 @@ fn syntax_error_after_good_run_keeps_module_state() {
     );
     host.wait_for("counter 0");
 
+    host.mark();
     save_in_place(&p.path("lib.py"), &format!("{COUNTER}# edit 1\n"));
     assert!(
         wait_run(&mut host, 2).contains("ok:"),
@@ -270,6 +262,7 @@ fn syntax_error_after_good_run_keeps_module_state() {
     );
     host.wait_for("counter 1");
 
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         &format!("{COUNTER}def broken(:\n    pass\n"),
@@ -292,6 +285,7 @@ fn syntax_error_after_good_run_keeps_module_state() {
     );
     assert_only_user_frames(&tb);
 
+    host.mark();
     save_in_place(&p.path("lib.py"), &format!("{COUNTER}# fixed\n"));
     assert!(
         wait_run(&mut host, 4).contains("ok:"),
@@ -330,6 +324,7 @@ fn body_runs_once_at_start_and_globals_survive_reloads() {
     assert_eq!(host.count("(run "), 1, "{}", host.transcript());
 
     for n in 1..=3u64 {
+        host.mark();
         save_in_place(
             &p.path("lib.py"),
             &format!("print('BODY-MARKER')\n{COUNTER}# save {n}\n"),
@@ -373,6 +368,7 @@ fn sys_exit_forms_are_reported_and_loop_continues() {
     assert!(status.ends_with("still watching"), "{status}");
     host.wait_for("before exit");
 
+    host.mark();
     save_in_place(&p.path("lib.py"), "import sys\nsys.exit()\n");
     let status = wait_run(&mut host, 2);
     assert!(
@@ -381,6 +377,7 @@ fn sys_exit_forms_are_reported_and_loop_continues() {
     );
     assert!(status.ends_with("still watching"), "{status}");
 
+    host.mark();
     save_in_place(&p.path("lib.py"), "raise SystemExit('goodbye msg')\n");
     let status = wait_run(&mut host, 3);
     assert!(
@@ -389,6 +386,7 @@ fn sys_exit_forms_are_reported_and_loop_continues() {
     );
     assert!(status.contains("goodbye msg"), "{status}");
 
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('alive again')\n");
     assert!(
         wait_run(&mut host, 4).contains("ok: lib ran"),
@@ -440,6 +438,7 @@ fn interrupt_while_running(blocking: &str, mut host_for: impl FnMut(&Project) ->
         "host exited\n{}",
         host.transcript()
     );
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('after interrupt')\n");
     assert!(
         wait_run(&mut host, 2).contains("ok: lib ran"),
@@ -484,6 +483,7 @@ fn ctrl_c_interrupts_entrypoint_on_reload() {
         "{}",
         host.transcript()
     );
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         "import time\ndef main():\n    print('looping', flush=True)\n    time.sleep(60)\n",
@@ -495,6 +495,7 @@ fn ctrl_c_interrupts_entrypoint_on_reload() {
     let tb = stderr_of_run(&host, 2);
     assert!(tb.contains("in main"), "{tb}");
     assert_only_user_frames(&tb);
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         "def main():\n    print('main again', flush=True)\n",
@@ -584,6 +585,7 @@ fn ctrl_c_right_after_a_reload_exits_130() {
         "{}",
         host.transcript()
     );
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('two')\n");
     assert!(
         wait_run(&mut host, 2).contains("ok:"),
@@ -761,6 +763,7 @@ fn module_deleting_its_own_file_is_survivable() {
     host.wait_for("counter 0");
 
     // Reload: the module deletes its own file and still ends fine.
+    host.mark();
     save_in_place(&p.path("lib.py"), &format!("{source}# again\n"));
     assert!(
         wait_run(&mut host, 2).contains("ok:"),
@@ -771,6 +774,7 @@ fn module_deleting_its_own_file_is_survivable() {
     assert!(!p.path("lib.py").exists());
 
     // Another watched file is saved: reloading a module whose file is gone is an error, not a crash.
+    host.mark();
     save_in_place(&p.path("other.py"), "# touched\n");
     let status = wait_run(&mut host, 3);
     assert!(
@@ -782,6 +786,7 @@ fn module_deleting_its_own_file_is_survivable() {
     assert_no_panic(&host.transcript());
 
     // The file comes back: the run picks up where it left off.
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('back', counter)\n");
     assert!(
         wait_run(&mut host, 4).contains("ok:"),
@@ -802,6 +807,7 @@ fn non_utf8_source_is_a_clear_error() {
         "{}",
         host.transcript()
     );
+    host.mark();
     std::fs::write(p.path("lib.py"), b"x = '\xff'\n").unwrap();
     let status = wait_run(&mut host, 2);
     assert!(
@@ -821,6 +827,7 @@ fn non_utf8_source_is_a_clear_error() {
     assert_only_user_frames(&tb);
     assert_no_panic(&host.transcript());
 
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('good again')\n");
     assert!(
         wait_run(&mut host, 3).contains("ok:"),
@@ -930,6 +937,7 @@ fn module_output_is_flushed_before_status_line_on_reload() {
     let first = index_of(&host, "FIRST-PRINT");
     assert!(first < index_of(&host, "(run 1"), "{}", host.transcript());
 
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         "print('SECOND-PRINT')\nraise ValueError('late')\n",
@@ -952,6 +960,7 @@ fn module_output_is_flushed_before_status_line_on_reload() {
     );
 
     // sys.exit after a print: same order.
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         "import sys\nprint('THIRD-PRINT')\nsys.exit(3)\n",
@@ -1000,6 +1009,7 @@ fn unreadable_source_is_a_clear_error_and_the_next_save_works() {
 
     // A save that leaves the file unreadable (written aside with mode 000, renamed into place).
     let aside = p.path(".helper.py.swp");
+    host.mark();
     std::fs::write(&aside, "V = 2\n").unwrap();
     std::fs::set_permissions(&aside, std::fs::Permissions::from_mode(0o000)).unwrap();
     std::fs::rename(&aside, p.path("helper.py")).unwrap();
@@ -1017,6 +1027,7 @@ fn unreadable_source_is_a_clear_error_and_the_next_save_works() {
     assert_only_user_frames(&tb);
 
     std::fs::set_permissions(p.path("helper.py"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    host.mark();
     save_in_place(&p.path("helper.py"), "V = 3\n");
     host.wait_for("helper 3");
     assert!(

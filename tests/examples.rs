@@ -29,6 +29,7 @@ fn basic_example_runs_once_and_keeps_state_across_saves() {
     let mut host = project.spawn(&["lib.py"]);
     host.wait_for("run 1: x*x + y*y = 25");
     let source = std::fs::read_to_string(project.path("lib.py")).unwrap();
+    host.mark();
     save_in_place(
         &project.path("lib.py"),
         &source.replace("x, y = 3, 4", "x, y = 5, 12"),

@@ -108,6 +108,7 @@ fn a_module_that_closes_its_streams_gets_working_ones_on_the_next_run() {
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_count("run one", 1);
     host.wait_count("(run 1)", 1);
+    host.mark();
     save_in_place(
         &p.path("lib.py"),
         "import sys\nprint('run two')\nprint('to stderr', file=sys.stderr)\n",

@@ -5,16 +5,15 @@
 
 mod common;
 
-use common::{Host, Project, save_in_place};
+use common::{Host, Project};
 
 /// Saves, then waits for the run's status line and for `last`, printed by that run.
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> String {
-    let mark = host.lines.len();
-    let (status, lasts) = (host.count("(run "), host.count(last));
-    save_in_place(&p.path(rel), content);
-    host.wait_count("(run ", status + 1);
-    host.wait_count(last, lasts + 1);
-    host.lines[mark..]
+    host.save_in_place(&p.path(rel), content);
+    host.wait_saved_run();
+    host.rewind();
+    host.wait_for(last);
+    host.since_mark()
         .iter()
         .map(|(_, l)| format!("{l}\n"))
         .collect()
@@ -121,9 +120,11 @@ fn a_module_whose_file_became_a_package_is_found_again() {
     );
     let mut host = start(&p, &["lib.py", "--no-clear"], "helper is module file");
     // helper.py goes (the module keeps its last version), then helper/ is saved in its place.
+    host.mark();
     let runs = host.count("(run ");
     std::fs::remove_file(p.path("helper.py")).unwrap();
     host.wait_count("(run ", runs + 1);
+    host.mark();
     std::fs::create_dir(p.path("helper")).unwrap();
     let out = save_run(
         &p,

@@ -7,9 +7,8 @@ use std::process::Command;
 
 /// Saves `content` to `rel` and waits for the resulting run's status line.
 fn save_and_wait(project: &Project, host: &mut common::Host, rel: &str, content: &str) {
-    let n = host.count("[hotload] ");
-    save_in_place(&project.path(rel), content);
-    host.wait_count("[hotload] ", n + 1);
+    host.save_in_place(&project.path(rel), content);
+    host.wait_saved_run();
 }
 
 #[test]
@@ -125,12 +124,14 @@ fn failing_hook_shows_traceback_and_reload_still_happens() {
     p.write("lib.py", &lib(1));
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("body v1");
+    host.mark();
     save_in_place(&p.path("lib.py"), &lib(2));
     host.wait_for("body v2");
     host.wait_for("RuntimeError: teardown broke v1");
     host.wait_for("[hotload] error: lib failed");
     // A syntax error keeps the old hooks: the next good save still runs the v2 teardown.
     save_and_wait(&p, &mut host, "lib.py", "def (\n");
+    host.mark();
     save_in_place(&p.path("lib.py"), &lib(3));
     host.wait_for("body v3");
     host.wait_for("teardown broke v2");
@@ -194,8 +195,10 @@ fn original_readme_launch_script_under_the_host() {
     let mut host = p.spawn(&["launch.py"]);
     host.wait_for("25");
     host.wait_for("Successfully reloaded lib");
+    host.mark();
     save_in_place(&p.path("lib.py"), "x = 5\ny = 12\n\nprint(x*x + y*y)\n");
     host.wait_for("169");
+    host.mark();
     save_in_place(&p.path("lib.py"), "x = 8\ny = 15\n\nprint(x*x + y*y)\n");
     host.wait_for("289");
     host.settle(std::time::Duration::from_millis(300));
@@ -224,6 +227,7 @@ fn original_post_reload_hook_example_under_the_host() {
     let mut host = p.spawn(&["launch.py"]);
     host.wait_for("[42, 42, 42]");
     host.wait_for("follow the white rabbit");
+    host.mark();
     save_in_place(
         &p.path("mymath.py"),
         &MYMATH.replace("return 42", "return 7"),
@@ -258,6 +262,7 @@ fn launch_steps_command_handle_reload_modules_and_function() {
     host.wait_for("from-shell");
     host.wait_for("ZeroDivisionError");
     host.wait_for("still runs");
+    host.mark();
     save_in_place(&p.path("dep.py"), "VALUE = 2\n");
     host.wait_for("value 2");
     host.wait_count("still runs", 2);
@@ -283,6 +288,7 @@ fn original_launch_scripts_under_plain_python() {
     host.wait_for("[42, 42, 42]");
     // The polling loop compares mtimes; make sure the next save's mtime differs.
     std::thread::sleep(std::time::Duration::from_millis(20));
+    host.mark();
     save_in_place(
         &p.path("mymath.py"),
         &MYMATH.replace("return 42", "return 9"),

@@ -3,17 +3,17 @@
 //! original's behaviour.
 mod common;
 
-use common::{Host, Project, save_in_place};
+use common::{Host, Project};
 
 /// Each module prints `load NAME` when its body runs, so the order of reloads is visible.
 fn module(name: &str, body: &str) -> String {
     format!("print('load {name}')\n{body}\n")
 }
 
+/// Saves (after marking) and waits for the status line of the run the save causes.
 fn save_and_wait(p: &Project, host: &mut Host, rel: &str, content: &str) {
-    let n = host.count("[hotload] ");
-    save_in_place(&p.path(rel), content);
-    host.wait_count("[hotload] ", n + 1);
+    host.save_in_place(&p.path(rel), content);
+    host.wait_saved_run();
 }
 
 /// The `load ...` lines printed since the last `mark` line index.
@@ -48,6 +48,7 @@ fn dependency_save_reloads_it_then_its_importers_in_order() {
     );
     let mut host = p.spawn(&["lib.py", "--no-clear", "-v"]);
     host.wait_for("result 13 50");
+    host.mark();
     let mark = host.lines.len();
     save_and_wait(
         &p,
@@ -63,8 +64,12 @@ fn dependency_save_reloads_it_then_its_importers_in_order() {
         "{}",
         host.transcript()
     );
-    host.wait_for("reload mymath");
-    host.wait_for("reload middle");
+    // The verbose timing line: `save→done …, reload mymath …, reload middle …`.
+    let timing = host.wait_for("reload mymath");
+    assert!(
+        timing.find("reload mymath") < timing.find("reload middle"),
+        "{timing}"
+    );
 }
 
 #[test]
@@ -96,6 +101,7 @@ fn chain_of_modules_reloads_leaf_to_entry() {
     p.write("lib.py", &module("lib", "import m4\nprint('chain', m4.V)"));
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("chain 4");
+    host.mark();
     let mark = host.lines.len();
     save_and_wait(&p, &mut host, "m0.py", &module("m0", "V = 100"));
     host.wait_for("chain 104");
@@ -139,6 +145,7 @@ fn modules_never_loaded_are_not_imported_and_new_files_just_work() {
     save_and_wait(&p, &mut host, "unused.py", &module("unused", "X = 2"));
     assert_eq!(host.count("load unused"), 0, "{}", host.transcript());
     // A new module file, then the entry starts importing it.
+    host.mark();
     p.write("fresh.py", "VALUE = 'fresh'\n");
     save_and_wait(
         &p,
@@ -167,6 +174,7 @@ fn packages_and_relative_imports_are_followed() {
     );
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("pkg says 1");
+    host.mark();
     let mark = host.lines.len();
     save_and_wait(
         &p,
@@ -203,6 +211,7 @@ fn a_deleted_dependency_is_reported_and_keeps_its_last_version() {
     p.write("lib.py", "import dep\nprint('lib sees', dep.V)\n");
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("lib sees dep v1");
+    host.mark();
     std::fs::remove_file(p.path("dep.py")).unwrap();
     host.wait_for("dep.py was deleted: module dep keeps its last loaded version");
     host.wait_count("lib sees dep v1", 2);

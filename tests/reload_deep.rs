@@ -2,12 +2,12 @@
 //! classes, instances, decorated functions, callbacks held elsewhere, a running thread).
 mod common;
 
-use common::{Host, Project, save_in_place};
+use common::{Host, Project, Stream, save_in_place};
 
+/// Saves (after marking) and waits for the status line of the run the save causes.
 fn save_and_wait(p: &Project, host: &mut Host, rel: &str, content: &str) {
-    let n = host.count("[hotload] ");
-    save_in_place(&p.path(rel), content);
-    host.wait_count("[hotload] ", n + 1);
+    host.save_in_place(&p.path(rel), content);
+    host.wait_saved_run();
 }
 
 /// One module in two versions; objects from version 1 are kept (hotload.keep) and checked
@@ -135,6 +135,15 @@ def main():
         check('frozen', 'mutable!')
     except dataclasses.FrozenInstanceError:
         check('frozen', 'still frozen')
+    # A name that is not a field: the frozen __setattr__ tests `type(self) is cls`, with `cls`
+    # its closure cell, which must stand for the old (patched) class.
+    try:
+        kept['frozen'].other = 5
+        check('frozen_other', 'mutable!')
+    except dataclasses.FrozenInstanceError:
+        check('frozen_other', 'still frozen')
+    except Exception as e:
+        check('frozen_other', type(e).__name__)
     check('pickle', pickle.loads(pickle.dumps(kept['thing'])).method())
     check('enum', kept['color'] is Color.RED)
 "#
@@ -143,6 +152,42 @@ def main():
 
 fn check(host: &mut Host, name: &str, value: &str) {
     host.wait_for(&format!("CHECK {name} {value}"));
+}
+
+/// After a save: waits for the run's last check (`enum`), then compares every check that run
+/// printed with `expected`, reporting all that differ at once.
+fn expect_checks(host: &mut Host, expected: &[(&str, &str)]) {
+    // (`save_and_wait` waited for the run's status line.) A run that failed half-way printed
+    // what it printed before that line.
+    let failed = host
+        .since_mark()
+        .iter()
+        .any(|(s, l)| *s == Stream::Err && l.starts_with("[hotload] error"));
+    if failed {
+        host.drain();
+    } else {
+        host.wait_for("CHECK enum ");
+    }
+    let got: Vec<(String, String)> = host
+        .since_mark()
+        .iter()
+        .filter(|(s, _)| *s == Stream::Out)
+        .filter_map(|(_, l)| l.strip_prefix("CHECK ")?.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let wrong: Vec<String> = expected
+        .iter()
+        .filter_map(|(name, want)| {
+            let seen = got.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            (seen != Some(*want)).then(|| format!("{name}: expected {want:?}, got {seen:?}"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "checks after the save:\n{}\n--- transcript ---\n{}",
+        wrong.join("\n"),
+        host.transcript()
+    );
 }
 
 #[test]
@@ -160,25 +205,32 @@ fn old_objects_run_new_code_after_a_deep_reload() {
     check(&mut host, "f", "old");
     host.wait_for("[hotload] ok");
     save_and_wait(&p, &mut host, "lib.py", &lib(2));
-    check(&mut host, "f", "new");
-    check(&mut host, "f_defaults", "((2,), {'k': 2}, 'new doc')");
-    check(&mut host, "f_identity", "True");
-    check(&mut host, "f_annotations", "{'return': <class 'str'>}");
-    check(&mut host, "method", "new");
-    check(&mut host, "isinstance", "True");
-    check(&mut host, "prop", "new prop");
-    check(&mut host, "attr", "2");
-    check(&mut host, "cm_sm", "('cm new', 'sm new')");
-    check(&mut host, "inner", "new nested");
-    check(&mut host, "decorated", "wrapped new");
-    check(&mut host, "cached", "lru new");
-    check(&mut host, "show", "int new");
-    check(&mut host, "point_isinstance", "True");
-    check(&mut host, "point_fields", "['x', 'extra']");
-    check(&mut host, "frozen", "still frozen");
-    check(&mut host, "pickle", "new");
-    // An Enum whose members did not change is patched: the old member is the module's member.
-    check(&mut host, "enum", "True");
+    expect_checks(
+        &mut host,
+        &[
+            ("f", "new"),
+            ("f_defaults", "((2,), {'k': 2}, 'new doc')"),
+            ("f_identity", "True"),
+            ("f_annotations", "{'return': <class 'str'>}"),
+            ("method", "new"),
+            ("isinstance", "True"),
+            ("prop", "new prop"),
+            ("attr", "2"),
+            ("cm_sm", "('cm new', 'sm new')"),
+            ("inner", "new nested"),
+            ("decorated", "wrapped new"),
+            ("cached", "lru new"),
+            ("show", "int new"),
+            ("point_isinstance", "True"),
+            ("point_fields", "['x', 'extra']"),
+            ("frozen", "still frozen"),
+            ("frozen_other", "still frozen"),
+            ("pickle", "new"),
+            // An Enum whose members did not change is patched: the old member is the
+            // module's member.
+            ("enum", "True"),
+        ],
+    );
     assert_eq!(host.count("[hotload] deep"), 0, "{}", host.transcript());
     assert_eq!(host.count("[hotload] error"), 0, "{}", host.transcript());
 }
@@ -232,6 +284,7 @@ fn a_running_thread_picks_up_the_new_body() {
     p.write("lib.py", &lib("v1"));
     let mut host = p.spawn(&["lib.py", "--no-clear", "--reload", "deep"]);
     host.wait_for("thread sees v1");
+    host.mark();
     save_in_place(&p.path("lib.py"), &lib("v2"));
     host.wait_for("thread sees v2");
 }

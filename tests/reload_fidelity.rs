@@ -11,13 +11,11 @@ use common::{Host, Project, save_in_place};
 /// Saves `content` to `rel` and waits for the run it causes: its status line and then a line
 /// containing `last` (printed by that run, last). Returns the lines printed since the save.
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> Vec<String> {
-    let mark = host.lines.len();
-    let status = host.count("(run ");
-    let lasts = host.count(last);
-    save_in_place(&p.path(rel), content);
-    host.wait_count("(run ", status + 1);
-    host.wait_count(last, lasts + 1);
-    host.lines[mark..].iter().map(|(_, l)| l.clone()).collect()
+    host.save_in_place(&p.path(rel), content);
+    host.wait_saved_run();
+    host.rewind();
+    host.wait_for(last);
+    host.since_mark().iter().map(|(_, l)| l.clone()).collect()
 }
 
 /// Starts the host and waits for the first run to finish: its status line (stderr) and `last`,
@@ -27,6 +25,8 @@ fn start(p: &Project, args: &[&str], last: &str) -> Host {
     let mut host = p.spawn(args);
     host.wait_for("(run 1)");
     host.wait_for(last);
+    // Nothing was done yet: later waits may still look at any of the first run's output.
+    host.rewind();
     host
 }
 
@@ -398,7 +398,9 @@ fn test_functions_interface_and_other_live_copies_run_the_new_body() {
         &lines,
         "[hotload] deep: lib.make_fixed.<locals>.fixed: closure variables changed (a -> b); 1 live copy keeps the old code",
     );
-    // (Only a run after the save can print this line.)
+    // (Only a run after the save can print this line; the thread prints it before or after
+    // the run's END.)
+    host.rewind();
     host.wait_for("THREAD tick v2");
     assert_eq!(host.count("[hotload] error"), 0, "{}", host.transcript());
 }
@@ -1018,11 +1020,13 @@ fn saving_a_file_the_module_read_runs_again() {
         "{}",
         host.transcript()
     );
+    host.mark();
     let mark = host.count("(run ");
     std::fs::write(p.path("data/config.json"), "{\"n\": 2}\n").unwrap();
     host.wait_count("n is 2", 1);
     host.wait_count("(run ", mark + 1);
     // A file an ignore rule names is not watched.
+    host.mark();
     std::fs::write(p.path("data/ignored.txt"), "b\n").unwrap();
     std::fs::write(p.path("data/config.json"), "{\"n\": 3}\n").unwrap();
     host.wait_count("n is 3", 1);
@@ -1041,6 +1045,7 @@ fn no_data_files_turns_it_off() {
         "print('read', open('data.txt').read().strip(), flush=True)\n",
     );
     let mut host = start(&p, &["lib.py", "--no-clear", "--no-data-files"], "read 1");
+    host.mark();
     std::fs::write(p.path("data.txt"), "2\n").unwrap();
     // A later save of the module itself shows the data file's save ran nothing.
     let lines = save_run(
@@ -1113,6 +1118,7 @@ fn the_original_api_under_plain_python_runs_same_size_edits_within_one_second() 
     // Same size, well within one second of each other: CPython's .pyc check cannot tell them
     // apart by (mtime seconds, size).
     for x in 1..=4 {
+        host.mark();
         let n = host.count("Successfully reloaded lib");
         save_in_place(
             &p.path("lib.py"),

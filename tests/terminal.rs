@@ -1,16 +1,13 @@
 mod common;
 // In a pseudo-terminal: single keys while idle, the dashboard, input() in the module, --repl.
 
-use std::ffi::c_int;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pty::{Pty, SPAWN, has_sgr, pty_command, strip_ansi};
 use common::{Host, Project, TIMEOUT, save_in_place};
 
 /// Short window used only to check that something did NOT happen.
@@ -19,732 +16,6 @@ const QUIET: Duration = Duration::from_millis(500);
 const CLEAR: &str = "\x1b[H\x1b[2J\x1b[3J";
 const CTRL_C: &[u8] = b"\x03";
 const CTRL_D: &[u8] = b"\x04";
-
-/// Held around every spawn in this test binary, so that no child started by a parallel test
-/// inherits a pty fd in the moment before it is marked close-on-exec.
-static SPAWN: Mutex<()> = Mutex::new(());
-
-// ---- The pty harness ----
-
-struct Output {
-    bytes: Vec<u8>,
-    eof: bool,
-}
-
-type Shared = Arc<(Mutex<Output>, Condvar)>;
-
-/// hotload-host running on a fresh pty (stdin, stdout and stderr all the slave, the slave its
-/// controlling terminal), with everything it writes collected from the master.
-struct Pty {
-    child: Child,
-    master: Arc<OwnedFd>,
-    /// Kept open so that the terminal's settings can be read after the host exits.
-    slave: Option<OwnedFd>,
-    shared: Shared,
-    stop: Arc<AtomicBool>,
-    reader: Option<JoinHandle<()>>,
-    /// Byte offset in the output up to which `expect` has consumed.
-    cursor: usize,
-    exit: Option<ExitStatus>,
-    /// The terminal settings right after the host exited.
-    final_termios: Option<libc::termios>,
-    home: tempfile::TempDir,
-}
-
-/// A command for the real binary as a user in a terminal would run it: TERM=xterm, HOME a
-/// fresh temp dir, no HOTLOAD_* / NO_COLOR / PYTHON* overrides from the test's environment.
-fn pty_command(project: &Project, home: &Path, args: &[&str]) -> Command {
-    let mut cmd = project.command(args);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("HOTLOAD_") {
-            cmd.env_remove(key);
-        }
-    }
-    for var in ["NO_COLOR", "INPUTRC", "COLUMNS", "LINES", "PYTHONINSPECT"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("TERM", "xterm").env("HOME", home);
-    cmd
-}
-
-impl Pty {
-    fn start(project: &Project, args: &[&str]) -> Pty {
-        Pty::start_with(project, args, |_| {})
-    }
-
-    fn start_with(project: &Project, args: &[&str], env: impl FnOnce(&mut Command)) -> Pty {
-        let home = tempfile::tempdir().unwrap();
-        let mut cmd = pty_command(project, home.path(), args);
-        env(&mut cmd);
-        Pty::spawn(cmd, home)
-    }
-
-    fn spawn(cmd: Command, home: tempfile::TempDir) -> Pty {
-        Pty::spawn_with(cmd, home, true)
-    }
-
-    /// As `spawn`, but stdin stays as `cmd` set it (stdout and stderr on the pty).
-    fn spawn_keeping_stdin(cmd: Command, home: tempfile::TempDir) -> Pty {
-        Pty::spawn_with(cmd, home, false)
-    }
-
-    fn spawn_with(mut cmd: Command, home: tempfile::TempDir, pty_stdin: bool) -> Pty {
-        let guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut m, mut s): (c_int, c_int) = (-1, -1);
-        // SAFETY: openpty with valid out-pointers; no name, default termios and size.
-        let r = unsafe {
-            libc::openpty(
-                &mut m,
-                &mut s,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: openpty just returned these two fds; we own them from here on.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-        for fd in [&master, &slave] {
-            // SAFETY: fcntl on an fd we own.
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
-        let size = libc::winsize {
-            ws_row: 40,
-            ws_col: 120,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ with a valid winsize on our master.
-        let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
-        assert_eq!(r, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
-        if pty_stdin {
-            cmd.stdin(Stdio::from(slave.try_clone().unwrap()));
-        }
-        cmd.stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave.try_clone().unwrap()));
-        // SAFETY: only async-signal-safe calls between fork and exec. Stdio is already in place
-        // on 0/1/2 when this runs: a new session, with the pty as its controlling terminal (so
-        // Ctrl-C on the master becomes SIGINT for the host, as on a real terminal).
-        unsafe { cmd.pre_exec(new_session_on_the_pty) };
-        let child = cmd.spawn().expect("spawn hotload-host on a pty");
-        drop(cmd); // closes the parent's copies of the slave given to Stdio
-        drop(guard);
-
-        let master = Arc::new(master);
-        let shared: Shared = Arc::new((
-            Mutex::new(Output {
-                bytes: Vec::new(),
-                eof: false,
-            }),
-            Condvar::new(),
-        ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = {
-            let (master, shared, stop) = (master.clone(), shared.clone(), stop.clone());
-            std::thread::spawn(move || read_master(&master, &shared, &stop))
-        };
-        Pty {
-            child,
-            master,
-            slave: Some(slave),
-            shared,
-            stop,
-            reader: Some(reader),
-            cursor: 0,
-            exit: None,
-            final_termios: None,
-            home,
-        }
-    }
-
-    /// Types bytes at the terminal.
-    fn send(&self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            // SAFETY: writing from a live slice to our master fd.
-            let n =
-                unsafe { libc::write(self.master.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
-            if n < 0 {
-                let err = std::io::Error::last_os_error();
-                if err.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                self.fail(&format!("writing {bytes:?} to the pty: {err}"));
-            }
-            rest = &rest[n as usize..];
-        }
-    }
-
-    /// Presses a key once the host is idle with keys on (line mode and echo off): a key typed
-    /// while the host is busy belongs to the module, not to the host.
-    fn press(&mut self, key: &[u8]) {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let t = self.termios();
-            if t.c_lflag & (libc::ICANON | libc::ECHO) == 0 {
-                break;
-            }
-            if !self.running() {
-                self.fail(&format!("the host exited before {key:?} could be pressed"));
-            }
-            if Instant::now() >= deadline {
-                self.fail(&format!("the host never went idle (to press {key:?})"));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.send(key);
-    }
-
-    /// Waits until the host's main thread is blocked in select(), as readline is while it
-    /// waits for a key. CPython's readline only notices Ctrl-C when select() is interrupted
-    /// by it; one that arrives while readline is still handling the previous key is acted on
-    /// only after the next Enter (plain `python3` does the same), so tests that type and then
-    /// press Ctrl-C wait for this first.
-    fn wait_in_select(&mut self) {
-        #[cfg(target_arch = "x86_64")]
-        let calls = [
-            libc::SYS_pselect6,
-            libc::SYS_select,
-            libc::SYS_poll,
-            libc::SYS_ppoll,
-        ];
-        #[cfg(not(target_arch = "x86_64"))]
-        let calls = [libc::SYS_pselect6, libc::SYS_pselect6];
-        let path = format!("/proc/{0}/task/{0}/syscall", self.child.id());
-        if std::fs::read_to_string(&path).is_err() {
-            // No /proc access to the host's syscalls here: give readline a moment instead.
-            std::thread::sleep(Duration::from_millis(300));
-            return;
-        }
-        let in_select = || {
-            std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|s| {
-                    s.split_whitespace()
-                        .next()
-                        .and_then(|n| n.parse::<libc::c_long>().ok())
-                })
-                .is_some_and(|n| calls.contains(&n))
-        };
-        let deadline = Instant::now() + TIMEOUT;
-        let mut seen = 0;
-        while seen < 3 {
-            if !self.running() {
-                self.fail("the host exited while waiting for it to block in select()");
-            }
-            if Instant::now() >= deadline {
-                self.fail("the host's main thread never blocked in select()");
-            }
-            seen = if in_select() { seen + 1 } else { 0 };
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn raw(&self) -> Vec<u8> {
-        self.shared.0.lock().unwrap().bytes.clone()
-    }
-
-    /// Everything the host wrote so far (lossy UTF-8, escape codes as they are).
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.raw()).into_owned()
-    }
-
-    /// What the host wrote from byte offset `from` on.
-    fn text_from(&self, from: usize) -> String {
-        let raw = self.raw();
-        String::from_utf8_lossy(&raw[from.min(raw.len())..]).into_owned()
-    }
-
-    /// Bytes written so far (an offset for `text_from`).
-    fn len(&self) -> usize {
-        self.shared.0.lock().unwrap().bytes.len()
-    }
-
-    /// The transcript for failure messages: one `{:?}` line per output line, so escape codes
-    /// and carriage returns are visible.
-    fn transcript(&self) -> String {
-        let text = self.text();
-        let mut out = String::new();
-        for line in text.split_inclusive('\n') {
-            out.push_str(&format!("{line:?}\n"));
-        }
-        out
-    }
-
-    fn fail(&self, what: &str) -> ! {
-        panic!(
-            "{what}\nexit status: {:?}\n{}--- pty transcript ---\n{}",
-            self.exit,
-            self.diagnosis(),
-            self.transcript()
-        )
-    }
-
-    /// For failure messages: the terminal's mode, unread input, and (while the host runs)
-    /// what each of its threads is blocked in.
-    fn diagnosis(&self) -> String {
-        let Some(slave) = &self.slave else {
-            return String::new();
-        };
-        // SAFETY: ioctl/tcgetattr into locals on an fd we own.
-        let mut unread: c_int = 0;
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        unsafe {
-            libc::ioctl(slave.as_raw_fd(), libc::FIONREAD, &mut unread);
-            libc::tcgetattr(slave.as_raw_fd(), &mut t);
-        }
-        let mut out = format!(
-            "terminal: ICANON {} ECHO {}, {unread} unread input bytes\n",
-            t.c_lflag & libc::ICANON != 0,
-            t.c_lflag & libc::ECHO != 0
-        );
-        if self.exit.is_none()
-            && let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
-        {
-            for task in tasks.flatten() {
-                let read = |f: &str| {
-                    std::fs::read_to_string(task.path().join(f))
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string()
-                };
-                let syscall = read("syscall");
-                let nr = syscall.split(' ').next().unwrap_or("");
-                let status = read("status");
-                let sig: Vec<&str> = status
-                    .lines()
-                    .filter(|l| {
-                        ["SigPnd", "ShdPnd", "SigBlk"]
-                            .iter()
-                            .any(|k| l.starts_with(k))
-                    })
-                    .collect();
-                out.push_str(&format!(
-                    "thread {:?}: {} (syscall {nr}) {}\n",
-                    read("comm"),
-                    read("wchan"),
-                    sig.join(" ")
-                ));
-            }
-        }
-        out
-    }
-
-    /// Waits until `found` says where a match ends in the output after the cursor (given the
-    /// output from the cursor on); moves the cursor past it. Panics with the transcript on
-    /// timeout, or when the host exited without it.
-    fn wait_match(&mut self, what: &str, found: impl Fn(&[u8]) -> Option<usize>) {
-        let deadline = Instant::now() + TIMEOUT;
-        let mut exited_at: Option<Instant> = None;
-        loop {
-            {
-                let (lock, cv) = &*self.shared;
-                let mut out = lock.lock().unwrap();
-                if let Some(end) = found(&out.bytes[self.cursor..]) {
-                    self.cursor += end;
-                    return;
-                }
-                if !out.eof {
-                    out = cv.wait_timeout(out, Duration::from_millis(100)).unwrap().0;
-                    if let Some(end) = found(&out.bytes[self.cursor..]) {
-                        self.cursor += end;
-                        return;
-                    }
-                }
-                if out.eof {
-                    drop(out);
-                    let _ = self.try_exit();
-                    self.fail(&format!("the pty closed before {what}"));
-                }
-            }
-            if exited_at.is_none() && self.try_exit().is_some() {
-                exited_at = Some(Instant::now());
-            }
-            if exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2)) {
-                self.fail(&format!("the host exited before {what}"));
-            }
-            if Instant::now() >= deadline {
-                self.fail(&format!("timed out waiting for {what}"));
-            }
-        }
-    }
-
-    /// Waits for `needle` (raw bytes, escape codes included) after the cursor.
-    fn expect(&mut self, needle: &str) {
-        let n = needle.as_bytes().to_vec();
-        self.wait_match(&format!("{needle:?}"), move |hay| {
-            find(hay, &n).map(|i| i + n.len())
-        });
-    }
-
-    /// Waits for `needle` in the output after the cursor with escape codes removed.
-    fn expect_clean(&mut self, needle: &str) {
-        let n = needle.as_bytes().to_vec();
-        self.wait_match(&format!("{needle:?} (escape codes removed)"), move |hay| {
-            let (clean, map) = strip_ansi_map(hay);
-            find(&clean, &n).map(|i| map[i + n.len() - 1] + 1)
-        });
-    }
-
-    /// Occurrences of `needle` in the whole output.
-    fn count(&self, needle: &str) -> usize {
-        count(&self.raw(), needle.as_bytes())
-    }
-
-    /// Occurrences of `needle` in the whole output with escape codes removed.
-    fn count_clean(&self, needle: &str) -> usize {
-        count(&strip_ansi_map(&self.raw()).0, needle.as_bytes())
-    }
-
-    /// Waits until the output holds `n` occurrences of `needle` (escape codes removed).
-    fn wait_count_clean(&mut self, needle: &str, n: usize) {
-        let deadline = Instant::now() + TIMEOUT;
-        while self.count_clean(needle) < n {
-            if self.try_exit().is_some() {
-                std::thread::sleep(Duration::from_millis(300));
-                if self.count_clean(needle) >= n {
-                    return;
-                }
-                self.fail(&format!("the host exited before {n}x {needle:?}"));
-            }
-            if Instant::now() >= deadline {
-                self.fail(&format!("timed out waiting for {n}x {needle:?}"));
-            }
-            let (lock, cv) = &*self.shared;
-            let out = lock.lock().unwrap();
-            let _ = cv.wait_timeout(out, Duration::from_millis(50)).unwrap();
-        }
-    }
-
-    /// Lets output arrive for `d` (only to show that something did NOT happen).
-    fn settle(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().unwrap();
-        }
-        self.exit
-    }
-
-    fn running(&mut self) -> bool {
-        self.try_exit().is_none()
-    }
-
-    /// Waits for the host to exit; records the terminal's settings as it left them, then
-    /// closes our slave so that the master reads to the end.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.try_exit() {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                self.fail("the host did not exit");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        self.final_termios = Some(self.termios());
-        self.slave = None;
-        // The master now reads what is left, then EIO (end of file).
-        let (lock, cv) = &*self.shared;
-        let mut out = lock.lock().unwrap();
-        let until = Instant::now() + Duration::from_secs(5);
-        while !out.eof && Instant::now() < until {
-            out = cv.wait_timeout(out, Duration::from_millis(50)).unwrap().0;
-        }
-        status
-    }
-
-    /// The terminal's current settings.
-    fn termios(&self) -> libc::termios {
-        let fd = self
-            .slave
-            .as_ref()
-            .map(|s| s.as_raw_fd())
-            .unwrap_or(self.master.as_raw_fd());
-        // SAFETY: tcgetattr into a zeroed termios on an fd we own.
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::tcgetattr(fd, &mut t) };
-        if r != 0 {
-            self.fail(&format!("tcgetattr: {}", std::io::Error::last_os_error()));
-        }
-        t
-    }
-
-    /// After exit: the terminal is back in line mode with echo.
-    fn assert_terminal_restored(&self) {
-        let t = self
-            .final_termios
-            .unwrap_or_else(|| self.fail("no terminal settings recorded (call wait_exit)"));
-        if t.c_lflag & libc::ICANON == 0 || t.c_lflag & libc::ECHO == 0 {
-            self.fail(&format!(
-                "terminal not restored after exit: ICANON {} ECHO {} (c_lflag {:#o})",
-                t.c_lflag & libc::ICANON != 0,
-                t.c_lflag & libc::ECHO != 0,
-                t.c_lflag
-            ));
-        }
-    }
-
-    /// While idle: keys without Enter and no echo, but not raw mode (Ctrl-C still a signal,
-    /// output still translates newlines).
-    fn assert_key_mode(&self) {
-        let t = self.termios();
-        let lflag = t.c_lflag;
-        let checks = [
-            ("ICANON off", lflag & libc::ICANON == 0),
-            ("ECHO off", lflag & libc::ECHO == 0),
-            ("ISIG on", lflag & libc::ISIG != 0),
-            ("OPOST on", t.c_oflag & libc::OPOST != 0),
-            ("ONLCR on", t.c_oflag & libc::ONLCR != 0),
-        ];
-        for (what, ok) in checks {
-            if !ok {
-                self.fail(&format!(
-                    "while idle the terminal should have {what}: {lflag:#o}"
-                ));
-            }
-        }
-    }
-
-    /// While the module runs: the terminal as the user had it (line mode, echo).
-    fn assert_line_mode(&self) {
-        let t = self.termios();
-        if t.c_lflag & libc::ICANON == 0 || t.c_lflag & libc::ECHO == 0 {
-            self.fail(&format!(
-                "the module's run should have the terminal in line mode with echo: {:#o}",
-                t.c_lflag
-            ));
-        }
-    }
-
-    /// Every newline on the terminal came out as CR LF (output newline translation on).
-    fn assert_crlf(&self) {
-        let raw = self.raw();
-        for (i, b) in raw.iter().enumerate() {
-            if *b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-                let from = i.saturating_sub(40);
-                self.fail(&format!(
-                    "a bare LF at byte {i}: ...{:?}",
-                    String::from_utf8_lossy(&raw[from..=i])
-                ));
-            }
-        }
-    }
-
-    /// Every occurrence of `line` is a whole line on the screen: it starts at column 0 of a
-    /// row holding nothing else (a carriage return followed by an erase-line counts, as
-    /// readline's redraw does it), and the next thing written is the line end. At least one.
-    fn assert_whole_line(&self, line: &str) {
-        let raw = self.raw();
-        let (clean, map) = strip_ansi_map(&raw);
-        let mut seen = 0;
-        let mut at = 0;
-        while let Some(found) = find(&clean[at..], line.as_bytes()) {
-            let i = at + found;
-            at = i + line.len();
-            seen += 1;
-            let start = map[i];
-            let row_start = raw[..start]
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |n| n + 1);
-            let before_ok = starts_clean_row(&raw[row_start..start]);
-            let after_ok = clean[at..].starts_with(b"\r\n");
-            if !before_ok || !after_ok {
-                let from = row_start.saturating_sub(20);
-                let to = (map[at - 1] + 12).min(raw.len());
-                self.fail(&format!(
-                    "{line:?} is not a whole line at column 0: {:?}",
-                    String::from_utf8_lossy(&raw[from..to])
-                ));
-            }
-        }
-        if seen == 0 {
-            self.fail(&format!("{line:?} never appeared"));
-        }
-    }
-}
-
-/// Whether what was written on a row before some text leaves the cursor at column 0 of an
-/// empty row: nothing printable, or a carriage return / cursor-home after which the row (or the
-/// screen) was erased.
-fn starts_clean_row(before: &[u8]) -> bool {
-    let mut col0 = true;
-    let mut leftovers = false; // printable text on the row, not erased
-    let mut i = 0;
-    while i < before.len() {
-        match before[i] {
-            b'\r' => {
-                col0 = true;
-                i += 1;
-            }
-            0x1b if before.get(i + 1) == Some(&b'[') => {
-                let mut j = i + 2;
-                while j < before.len() && !(0x40..=0x7e).contains(&before[j]) {
-                    j += 1;
-                }
-                let params = &before[i + 2..j.min(before.len())];
-                match before.get(j) {
-                    // Erase in line: to its end (from column 0: all of it), or all of it.
-                    Some(b'K')
-                        if ((params.is_empty() || params == b"0") && col0) || params == b"2" =>
-                    {
-                        leftovers = false;
-                    }
-                    Some(b'J') if params == b"2" => leftovers = false,
-                    Some(b'H') if params.is_empty() => col0 = true,
-                    _ => {}
-                }
-                i = j + 1;
-            }
-            0x1b => i += 2,
-            b if b >= 0x20 => {
-                col0 = false;
-                leftovers = true;
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    col0 && !leftovers
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        if self.exit.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-    }
-}
-
-/// The reader thread: everything from the master into the shared buffer, until EOF (EIO once
-/// no slave is open any more) or until asked to stop.
-fn read_master(master: &OwnedFd, shared: &Shared, stop: &AtomicBool) {
-    let fd = master.as_raw_fd();
-    let mut buf = [0u8; 4096];
-    while !stop.load(Ordering::SeqCst) {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll on one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, 50) };
-        if r < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            break;
-        }
-        if r == 0 {
-            continue;
-        }
-        // SAFETY: reading into a local buffer from our master fd.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            let (lock, cv) = &**shared;
-            lock.lock()
-                .unwrap()
-                .bytes
-                .extend_from_slice(&buf[..n as usize]);
-            cv.notify_all();
-            continue;
-        }
-        if n < 0 {
-            let kind = std::io::Error::last_os_error().kind();
-            if matches!(
-                kind,
-                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
-            ) {
-                continue;
-            }
-        }
-        break; // 0 or EIO: the other side is gone
-    }
-    let (lock, cv) = &**shared;
-    lock.lock().unwrap().eof = true;
-    cv.notify_all();
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn count(hay: &[u8], needle: &[u8]) -> usize {
-    let mut n = 0;
-    let mut at = 0;
-    while let Some(i) = find(&hay[at..], needle) {
-        n += 1;
-        at += i + needle.len();
-    }
-    n
-}
-
-/// The bytes with escape sequences (CSI, OSC, two- and three-byte ESC sequences) removed, and
-/// for each byte kept, its offset in the input.
-fn strip_ansi_map(raw: &[u8]) -> (Vec<u8>, Vec<usize>) {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut map = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] != 0x1b {
-            out.push(raw[i]);
-            map.push(i);
-            i += 1;
-            continue;
-        }
-        i += 1;
-        match raw.get(i) {
-            Some(b'[') => {
-                i += 1;
-                while i < raw.len() && !(0x40..=0x7e).contains(&raw[i]) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            Some(b']') => {
-                while i < raw.len() && raw[i] != 0x07 && !(raw[i] == b'\\' && raw[i - 1] == 0x1b) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            Some(b'(' | b')' | b'#') => i += 2,
-            Some(_) => i += 1,
-            None => {}
-        }
-    }
-    (out, map)
-}
-
-fn strip_ansi(text: &str) -> String {
-    String::from_utf8_lossy(&strip_ansi_map(text.as_bytes()).0).into_owned()
-}
-
-/// Whether `text` holds an SGR (colour/style) escape sequence.
-fn has_sgr(text: &str) -> bool {
-    let b = text.as_bytes();
-    (0..b.len()).any(|i| {
-        b[i] == 0x1b && b.get(i + 1) == Some(&b'[') && {
-            let mut j = i + 2;
-            while j < b.len() && (b[j].is_ascii_digit() || b[j] == b';') {
-                j += 1;
-            }
-            b.get(j) == Some(&b'm')
-        }
-    })
-}
 
 fn header(module: &str, files: usize) -> String {
     let files = if files == 1 {
@@ -792,8 +63,8 @@ fn key_c_clears_and_redraws_the_header_without_running() {
     let mut t = Pty::start(&p, &["lib.py"]);
     t.expect("(run 1)");
     assert_eq!(t.count(CLEAR), 1, "{}", t.transcript());
-    let before = t.len();
     t.press(b"c");
+    let before = t.marked();
     t.expect(CLEAR);
     t.expect_clean(&header("lib", 1));
     t.settle(QUIET);
@@ -829,8 +100,10 @@ fn key_p_pauses_and_saves_made_meanwhile_run_once_on_resume() {
     t.expect("(run 1)");
     t.press(b"p");
     t.expect_clean("[hotload] paused: saves are collected and run once on resume (p)");
+    t.mark();
     save_in_place(&p.path("lib.py"), "print('version 2')\n");
     t.expect_clean("[hotload] paused: 1 saved file waiting (p to resume)");
+    t.mark();
     let waiting = t.count_clean("waiting (p to resume)");
     save_in_place(&p.path("lib.py"), "print('version 3')\n");
     t.wait_count_clean("waiting (p to resume)", waiting + 1);
@@ -859,6 +132,7 @@ fn key_p_pauses_and_saves_made_meanwhile_run_once_on_resume() {
     );
     assert!(!text.contains("version 2"), "{}", t.transcript());
     // Watching again: the next save runs at once.
+    t.mark();
     save_in_place(&p.path("lib.py"), "print('version 4')\n");
     t.expect_clean("version 4");
     t.expect_clean("(run 3, after saving lib.py)");
@@ -952,8 +226,8 @@ fn key_question_mark_lists_the_keys_on_a_line_of_its_own() {
     p.write("lib.py", "print('x')\n");
     let mut t = Pty::start(&p, &["lib.py"]);
     t.expect("(run 1)");
-    let before = t.len();
     t.press(b"?");
+    let before = t.marked();
     t.expect_clean("this help");
     let lines: Vec<String> = strip_ansi(&t.text())
         .split("\r\n")
@@ -999,6 +273,7 @@ print('out line three %d' % n, flush=True)
     t.press(b"p");
     t.expect_clean("[hotload] resumed");
     // A run started by a save.
+    t.mark();
     save_in_place(&p.path("lib.py"), &format!("{module}\n"));
     t.expect("(run 3, after saving lib.py)");
     t.press(b"?");
@@ -1052,6 +327,7 @@ fn module_input_gets_the_terminal_in_line_mode() {
         t.transcript()
     );
     // And on a save.
+    t.mark();
     save_in_place(
         &p.path("lib.py"),
         "line = input('again? ')\nprint('second: [%s]' % line)\n",
@@ -1086,6 +362,7 @@ print('finished')
     let mut t = Pty::start(&p, &["lib.py"]);
     t.expect("working\r\n");
     t.send(b"q");
+    t.mark();
     std::fs::write(p.path("go"), "").unwrap();
     t.expect("finished\r\n");
     t.expect("(run 1)");
@@ -1126,7 +403,8 @@ fn dashboard_clears_draws_the_header_and_the_footer() {
     // Colour is on by default on a terminal.
     assert!(has_sgr(&first), "expected colour:\n{}", t.transcript());
 
-    let before = t.len();
+    t.mark();
+    let before = t.marked();
     save_in_place(&p.path("lib.py"), "import helper\nprint('body v2')\n");
     t.expect("(run 2, after saving lib.py)");
     let second = t.text_from(before);
@@ -1152,6 +430,7 @@ fn dashboard_clears_draws_the_header_and_the_footer() {
         t.transcript()
     );
     // A save of another file names that file.
+    t.mark();
     save_in_place(&p.path("helper.py"), "X = 2\n");
     t.expect_clean("(run 3, after saving helper.py)");
     t.assert_crlf();
@@ -1208,6 +487,7 @@ fn no_clear_draws_no_dashboard_on_a_terminal() {
     p.write("lib.py", "print('kept on screen 1')\n");
     let mut t = Pty::start(&p, &["lib.py", "--no-clear"]);
     t.expect("(run 1)");
+    t.mark();
     save_in_place(&p.path("lib.py"), "print('kept on screen 2')\n");
     t.expect("(run 2, after saving lib.py)");
     assert_eq!(t.count(CLEAR), 0, "{}", t.transcript());
@@ -1228,6 +508,7 @@ fn plain_pipes_have_no_escape_codes_at_all() {
         Host::spawn(cmd)
     };
     host.wait_for("(run 1)");
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('piped v2')\n");
     host.wait_for("(run 2, after saving lib.py)");
     host.settle(Duration::from_millis(200));
@@ -1270,6 +551,7 @@ fn repl_names_follow_reloads_and_exit_ends_with_status_0() {
     t.send(b"print('result=%r' % (f(),))\r");
     t.expect_clean("result=1\r\n");
     t.expect(">>> ");
+    t.mark();
     save_in_place(
         &p.path("lib.py"),
         "def f():\n    return 2\nprint('reloaded v2')\n",
@@ -1283,6 +565,7 @@ fn repl_names_follow_reloads_and_exit_ends_with_status_0() {
     // A name the module defines later appears too; one the console defined stays (same dict).
     t.send(b"mine = 40\r");
     t.expect(">>> ");
+    t.mark();
     save_in_place(
         &p.path("lib.py"),
         "def f():\n    return 3\ndef g():\n    return mine + 2\nprint('reloaded v3')\n",
@@ -1337,6 +620,7 @@ fn repl_reload_output_goes_above_the_prompt_and_the_line_is_redrawn() {
     let mut t = start_repl(&p);
     t.send(b"print('ab");
     t.expect("print('ab");
+    t.mark();
     save_in_place(
         &p.path("lib.py"),
         "WORD = 'y'\nprint('reload output here')\n",
@@ -1372,6 +656,7 @@ fn repl_without_clearing_prints_the_reload_on_its_own_lines_above_the_prompt() {
     t.expect(">>> ");
     t.send(b"print('partial ' + str(N");
     t.expect("print('partial ' + str(N");
+    t.mark();
     save_in_place(
         &p.path("lib.py"),
         "N = 2\nprint('first reload line')\nprint('second reload line')\n",
@@ -1438,6 +723,7 @@ fn repl_ctrl_c_interrupts_a_running_statement() {
     t.expect_clean("B+1=2\r\n");
     t.expect(">>> ");
     // Saves still reload after the interruption.
+    t.mark();
     save_in_place(&p.path("lib.py"), "B = 10\nprint('after interrupt')\n");
     t.expect_clean("(run 2, after saving lib.py)");
     t.expect(">>> ");
@@ -1506,20 +792,6 @@ fn repl_with_stdout_on_a_terminal_but_stdin_a_pipe_is_refused() {
 
 // ---- Signals that end or stop the host give the terminal back ----
 
-/// In the child before exec: a new session with the pty (on fd 1) as controlling terminal.
-fn new_session_on_the_pty() -> std::io::Result<()> {
-    // SAFETY: async-signal-safe calls only.
-    unsafe {
-        if libc::setsid() < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if libc::ioctl(1, libc::TIOCSCTTY as _, 0) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
 /// Waits until the host is idle with keys on (line mode and echo off).
 fn wait_key_mode(t: &mut Pty) {
     let deadline = Instant::now() + TIMEOUT;
@@ -1554,6 +826,7 @@ fn sigterm_sighup_and_sigquit_while_idle_give_the_terminal_back() {
         let mut t = Pty::start(&p, &["lib.py"]);
         t.expect_clean("(run 1)");
         wait_key_mode(&mut t);
+        t.mark();
         // SAFETY: a signal to our own child.
         unsafe { libc::kill(t.child.id() as i32, sig) };
         let status = t.wait_exit();
@@ -1674,6 +947,7 @@ fn ctrl_z_gives_the_terminal_back_and_fg_brings_keys_back_without_enter() {
         std::thread::sleep(Duration::from_millis(5));
     }
     t.assert_line_mode(); // stopped: the shell gets the terminal as the user had it
+    t.mark();
     // SAFETY: `fg` as a shell does it: continue the stopped job.
     unsafe { libc::kill(pid as i32, libc::SIGCONT) };
     wait_key_mode(&mut t);
@@ -1754,6 +1028,7 @@ fn with_sighup_ignored_a_hung_up_terminal_stops_the_keys_and_nothing_spins() {
         "the host used {ticks} ticks of CPU in 1 s after the hangup"
     );
     // Saves still run.
+    t.mark();
     save_in_place(
         &p.path("lib.py"),
         "open('runs.txt', 'a').write('run two\\n')\n",
@@ -1785,6 +1060,7 @@ fn repl_a_rejected_config_edit_changes_nothing_in_the_interpreter() {
     p.write("hotload.toml", "target = \"lib.py\"\nargs = [\"first\"]\n");
     let mut t = Pty::start(&p, &["--repl"]);
     t.expect(">>> ");
+    t.mark();
     save_in_place(
         &p.path("hotload.toml"),
         "target = \"lib.py\"\nargs = [\"second\"]\nwatch = [\"nope\"]\n",

@@ -143,9 +143,11 @@ fn a_save_runs_only_the_tests_whose_modules_import_it() {
 
     // calc is imported by helper, which test_calc imports: only test_calc's tests run, and
     // test_other.py is not even imported.
+    host.mark();
     let calc_runs = host.count("test_calc.py::");
     let counts = ["test_other.py::", "importing test_other"].map(|n| host.count(n));
     let b = before(&host, &[&status("ok: 2 passed (affected tests) in")]);
+    host.mark();
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return b + a\n");
     wait_after(&mut host, b, 1);
     assert_eq!(
@@ -154,11 +156,14 @@ fn a_save_runs_only_the_tests_whose_modules_import_it() {
         "{}",
         host.transcript()
     );
+    host.mark();
     let now = ["test_other.py::", "importing test_other"].map(|n| host.count(n));
     assert_eq!(now, counts, "{}", host.transcript());
 
+    host.mark();
     let (calc_runs, other_runs) = (host.count("test_calc.py::"), host.count("test_other.py::"));
     let b = before(&host, &[&status("ok: 1 passed (affected tests) in")]);
+    host.mark();
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
     wait_after(&mut host, b, 1);
     assert_eq!(
@@ -176,6 +181,7 @@ fn a_save_runs_only_the_tests_whose_modules_import_it() {
 
     // A module no test imports runs nothing.
     let b = before(&host, &[&status("ok: no tests affected by the save")]);
+    host.mark();
     p.write("notes.py", "X = 1\n");
     wait_after(&mut host, b, 0);
 }
@@ -189,6 +195,7 @@ fn tests_that_failed_run_again_until_they_pass() {
     host.wait_for(&status("failed: 1 failed, 2 passed in"));
 
     // Saving other.py re-runs the failure too (and test_twice_zero, which passed, does not).
+    host.mark();
     let zero_runs = host.count("test_twice_zero PASSED");
     let b = before(
         &host,
@@ -197,6 +204,7 @@ fn tests_that_failed_run_again_until_they_pass() {
             &status("failed: 1 failed, 1 passed (affected tests)"),
         ],
     );
+    host.mark();
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
     wait_after(&mut host, b, 1);
     assert_eq!(
@@ -207,12 +215,15 @@ fn tests_that_failed_run_again_until_they_pass() {
     );
 
     let b = before(&host, &[&status("ok: 2 passed (affected tests)")]);
+    host.mark();
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return a + b\n");
     wait_after(&mut host, b, 1);
 
     // Fixed: it is not due any more.
+    host.mark();
     let calc_runs = host.count("test_calc.py::");
     let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
+    host.mark();
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return a * b\n");
     wait_after(&mut host, b, 1);
     assert_eq!(
@@ -235,15 +246,18 @@ fn all_runs_the_whole_selection_once_the_affected_tests_pass() {
             "ok: 2 passed (affected tests), then 3 passed (all) in",
         )],
     );
+    host.mark();
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return b + a\n");
     wait_after(&mut host, b, 2);
 
     // Failing affected tests: nothing more.
+    host.mark();
     let other_runs = host.count("test_other.py::");
     let b = before(
         &host,
         &[&status("failed: 1 failed, 1 passed (affected tests) in")],
     );
+    host.mark();
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return a - b\n");
     wait_after(&mut host, b, 1);
     assert_eq!(
@@ -275,6 +289,7 @@ fn the_test_table_of_the_config_gives_args_and_all() {
             "test_more.py::test_wanted PASSED",
         ],
     );
+    host.mark();
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
     wait_after(&mut host, b, 2);
     assert_eq!(host.count("test_unwanted"), 0, "{}", host.transcript());
@@ -292,6 +307,7 @@ fn assertions_are_rewritten_and_tracebacks_show_the_saved_lines() {
 
     // A saved code module: the rich diff shows its new value.
     let b = before(&host, &["At index 2 diff: 4 != 3", &failed]);
+    host.mark();
     save_in_place(&p.path("calc.py"), "def values():\n    return [1, 2, 4]\n");
     wait_after(&mut host, b, 1);
 
@@ -311,6 +327,7 @@ fn assertions_are_rewritten_and_tracebacks_show_the_saved_lines() {
     // Lines moved down: pytest points at the new line of the test and of the module.
     let moved = format!("# one\n# two\n{}", test.replace("3]", "5]"));
     let b = before(&host, &["tests/test_values.py:6: AssertionError", &failed]);
+    host.mark();
     save_in_place(&p.path("tests/test_values.py"), &moved);
     wait_after(&mut host, b, 1);
     let b = before(
@@ -321,6 +338,7 @@ fn assertions_are_rewritten_and_tracebacks_show_the_saved_lines() {
             &failed,
         ],
     );
+    host.mark();
     save_in_place(
         &p.path("calc.py"),
         "# one\n# two\ndef values():\n    raise ValueError('boom')\n",
@@ -343,6 +361,7 @@ fn a_saved_conftest_rebuilds_its_fixtures_for_the_tests_under_it() {
     let mut host = spawn_test(&p, &["--", "-v"]);
     host.wait_for(&status("ok: 2 passed in"));
 
+    host.mark();
     let far_runs = host.count("test_far.py::");
     let b = before(
         &host,
@@ -351,6 +370,7 @@ fn a_saved_conftest_rebuilds_its_fixtures_for_the_tests_under_it() {
             &status("failed: 1 failed (affected tests)"),
         ],
     );
+    host.mark();
     save_in_place(&p.path("tests/conftest.py"), &conftest("return 2"));
     wait_after(&mut host, b, 1);
     assert_eq!(
@@ -368,12 +388,14 @@ fn a_saved_conftest_rebuilds_its_fixtures_for_the_tests_under_it() {
             &status("failed: 1 error (affected tests)"),
         ],
     );
+    host.mark();
     save_in_place(
         &p.path("tests/conftest.py"),
         &conftest("raise RuntimeError('no base')"),
     );
     wait_after(&mut host, b, 1);
     let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
+    host.mark();
     save_in_place(&p.path("tests/conftest.py"), &conftest("return 1"));
     wait_after(&mut host, b, 1);
 }
@@ -390,14 +412,17 @@ fn collection_errors_and_broken_modules_are_reported_and_the_next_save_runs() {
     // A syntax error in a test file: a collection error.
     let good = std::fs::read_to_string(p.path("tests/test_calc.py")).unwrap();
     let b = before(&host, &["ERROR collecting tests/test_calc.py", &one_error]);
+    host.mark();
     save_in_place(&p.path("tests/test_calc.py"), "def test_broken(:\n");
     wait_after(&mut host, b, 1);
     let b = before(&host, &[&status("ok: 2 passed (affected tests)")]);
+    host.mark();
     save_in_place(&p.path("tests/test_calc.py"), &good);
     wait_after(&mut host, b, 1);
 
     // An ImportError while collecting.
     let b = before(&host, &["ImportError", &one_error]);
+    host.mark();
     save_in_place(
         &p.path("tests/test_other.py"),
         "from other import divide\n\ndef test_divide():\n    pass\n",
@@ -406,10 +431,12 @@ fn collection_errors_and_broken_modules_are_reported_and_the_next_save_runs() {
 
     // A syntax error in a code module: the reload fails and no test runs.
     let b = before(&host, &["SyntaxError", &reload_failed]);
+    host.mark();
     save_in_place(&p.path("calc.py"), "def add(a, b:\n    return a + b\n");
     wait_after(&mut host, b, 0);
     // Another save while calc is still broken tries its reload again, and fails again.
     let b = before(&host, &[&reload_failed]);
+    host.mark();
     save_in_place(
         &p.path("tests/test_other.py"),
         "from other import mul\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
@@ -417,6 +444,7 @@ fn collection_errors_and_broken_modules_are_reported_and_the_next_save_runs() {
     wait_after(&mut host, b, 0);
     // Fixed: calc's tests run, and test_other's, still due.
     let b = before(&host, &[&status("ok: 3 passed (affected tests)")]);
+    host.mark();
     save_in_place(&p.path("calc.py"), "def add(a, b):\n    return a + b\n");
     wait_after(&mut host, b, 1);
 }
@@ -436,8 +464,10 @@ fn ctrl_c_interrupts_a_slow_test_and_the_host_keeps_watching() {
     host.wait_for("KeyboardInterrupt");
     host.wait_for(&status("interrupted: tests interrupted by Ctrl-C"));
 
+    host.mark();
     std::fs::remove_file(&mark).unwrap();
     let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
+    host.mark();
     save_in_place(
         &p.path("tests/test_slow.py"),
         "def test_slow():\n    pass\n",
@@ -490,13 +520,14 @@ fn a_test_that_exits_moves_and_leaves_threads_does_not_change_the_next_run() {
          threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n    sys.exit(3)\n",
     );
     let mut host = spawn_test(&p, &[]);
-    host.wait_for(&status("failed: 1 failed, 1 passed in"));
     host.wait_for("tests left 1 thread running");
+    host.wait_for(&status("failed: 1 failed, 1 passed in"));
     // The clean test runs first (file order) and sees none of the mess.
     let b = before(
         &host,
         &[&status("failed: 1 failed, 1 passed (affected tests)")],
     );
+    host.mark();
     save_in_place(
         &p.path("tests/test_a_clean.py"),
         &(std::fs::read_to_string(p.path("tests/test_a_clean.py")).unwrap() + "# saved\n"),
@@ -604,16 +635,19 @@ fn a_conftest_that_fails_to_load_is_reported_and_its_fix_runs_everything() {
     host.wait_for("broken conftest");
     host.wait_for(&failed);
     let b = before(&host, &[&status("ok: 3 passed in")]);
+    host.mark();
     save_in_place(&p.path("conftest.py"), "import pytest\n");
     wait_after(&mut host, b, 1);
     // Broken while watching, then fixed: the tests it kept from running run.
     let b = before(&host, &[&failed]);
+    host.mark();
     save_in_place(
         &p.path("conftest.py"),
         "import pytest\nraise ImportError('broken conftest')\n",
     );
     wait_after(&mut host, b, 0);
     let b = before(&host, &[&status("ok: 3 passed (affected tests)")]);
+    host.mark();
     save_in_place(&p.path("conftest.py"), "import pytest\n\n");
     wait_after(&mut host, b, 1);
 }
@@ -633,6 +667,7 @@ fn a_saved_plugin_module_runs_everything() {
     let mut host = spawn_test(&p, &["--", "-p", "plug"]);
     host.wait_for(&status("ok: 4 passed in"));
     let b = before(&host, &[&status("failed: 1 failed, 3 passed in")]);
+    host.mark();
     save_in_place(
         &p.path("plug.py"),
         "import pytest\n\n@pytest.fixture\ndef greeting():\n    return 'bye'\n",
@@ -655,18 +690,22 @@ fn tests_kept_from_running_by_ctrl_c_while_collecting_run_on_the_next_save() {
     let mut host = spawn_test(&p, &[]);
     host.wait_for(&status("ok: 4 passed in"));
     // Its import hangs now (the flag is no source file: saving it runs nothing).
+    host.mark();
     std::fs::write(&flag, "").unwrap();
     let b = before(
         &host,
         &[&status("interrupted: tests interrupted by Ctrl-C")],
     );
+    host.mark();
     save_in_place(&p.path("tests/test_slow_import.py"), &(slow.clone() + "\n"));
     wait_for_file(&mark, &mut host);
     host.interrupt();
     wait_after(&mut host, b, 0);
     // Collection never finished: its tests are still owed to the next run.
+    host.mark();
     std::fs::remove_file(&flag).unwrap();
     let b = before(&host, &[&status("ok: 2 passed (affected tests)")]);
+    host.mark();
     save_in_place(&p.path("other.py"), "def mul(a, b):\n    return b * a\n");
     wait_after(&mut host, b, 1);
 }

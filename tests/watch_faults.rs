@@ -158,11 +158,13 @@ fn unreadable_directories_at_start_up_and_created_later_are_skipped_with_a_warni
     }
 
     // The session goes on: saves elsewhere run.
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&p.path("sub/helper.py"), "V = 2\n");
     wait_after(&mut host, mark, "helper 2");
 
     // Created later by another process, unreadable from the start (mkdir -m 000).
+    host.mark();
     let mark = host.lines.len();
     std::fs::DirBuilder::new()
         .mode(0o000)
@@ -174,11 +176,14 @@ fn unreadable_directories_at_start_up_and_created_later_are_skipped_with_a_warni
     );
     wait_after(&mut host, mark, &named);
     // ... and a readable one beside it is watched as usual.
+    host.mark();
     std::fs::create_dir(p.path("sub/fresh")).unwrap();
     host.settle(SETTLE);
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&p.path("sub/fresh/new.py"), "x = 1\n");
     wait_after(&mut host, mark, "after saving new.py");
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&p.path("sub/helper.py"), "V = 3\n");
     wait_after(&mut host, mark, "helper 3");
@@ -192,6 +197,7 @@ fn watching_proc_is_skipped_with_a_warning_and_the_session_goes_on() {
     let mut host = p.spawn(&["-w", "/proc", "lib.py", "--no-clear"]);
     host.wait_for("/proc is on a proc pseudo-filesystem, where nothing is saved: not watched");
     host.wait_for("lib 1");
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&p.path("lib.py"), "print('lib', 2)\n");
     wait_after(&mut host, mark, "lib 2");
@@ -235,6 +241,8 @@ fn deleted_root_is_reported_and_watched_again_once_it_is_back() {
     let shown_root = canon(&root).display().to_string();
 
     // rm -rf while the host's own current directory is in it.
+    host.mark();
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
     std::fs::remove_dir_all(&root).unwrap();
@@ -253,8 +261,10 @@ fn deleted_root_is_reported_and_watched_again_once_it_is_back() {
     assert_clean(&since(&host, mark));
 
     // Back (a fresh directory, moved into place as a checkout or a restore would).
+    host.mark();
     let mark = host.lines.len();
     let staged = root_project(&p, "staged", 2);
+    host.mark();
     std::fs::rename(&staged, &root).unwrap();
     wait_after(
         &mut host,
@@ -264,6 +274,7 @@ fn deleted_root_is_reported_and_watched_again_once_it_is_back() {
     wait_after(&mut host, mark, &format!("boot {boot} v 2 cwd proj"));
 
     // Watched as before, same interpreter.
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&root.join("helper.py"), "V = 3\n");
     wait_after(&mut host, mark, &format!("boot {boot} v 3 cwd proj"));
@@ -280,6 +291,9 @@ fn renamed_root_is_reported_and_watched_again_once_it_is_back() {
     let boot = boot_of(&host);
     let shown_root = canon(&root).display().to_string();
 
+    host.mark();
+
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
     std::fs::rename(&root, p.path("moved")).unwrap();
@@ -289,9 +303,12 @@ fn renamed_root_is_reported_and_watched_again_once_it_is_back() {
         &format!("{shown_root} was deleted or moved away: nothing there is watched"),
     );
     // A save under the new name is not the project's.
+    host.mark();
     save_in_place(&p.path("moved/helper.py"), "V = 2\n");
     host.settle(SETTLE);
     assert_eq!(runs(&host), before, "{}", since(&host, mark));
+
+    host.mark();
 
     let mark = host.lines.len();
     std::fs::rename(p.path("moved"), &root).unwrap();
@@ -301,6 +318,7 @@ fn renamed_root_is_reported_and_watched_again_once_it_is_back() {
         &format!("{shown_root} is back: watching it again"),
     );
     wait_after(&mut host, mark, &format!("boot {boot} v 2 cwd proj"));
+    host.mark();
     let mark = host.lines.len();
     save_via_rename(&root.join("helper.py"), "V = 3\n");
     wait_after(&mut host, mark, &format!("boot {boot} v 3 cwd proj"));
@@ -324,15 +342,19 @@ fn stdin_pipe_that_stays_open_runs_at_once_and_listed_files_join_as_they_arrive(
     host.wait_for("(run 1");
 
     // Nothing listed yet: the tree is watched as without a list.
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&p.path("other.py"), "x = 1\n");
     wait_after(&mut host, mark, "after saving other.py");
 
     // A listed file: from now on exactly the listed files (and the target) are watched.
+    host.mark();
     let mark = host.lines.len();
     stdin.write_all(b"./listed.py\n").unwrap();
     stdin.flush().unwrap();
     wait_after(&mut host, mark, "stdin: 1 file listed so far");
+    host.mark();
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
     save_in_place(&p.path("other.py"), "x = 2\n");
@@ -343,10 +365,12 @@ fn stdin_pipe_that_stays_open_runs_at_once_and_listed_files_join_as_they_arrive(
         "an unlisted file:\n{}",
         since(&host, mark)
     );
+    host.mark();
     save_in_place(&p.path("listed.py"), "x = 1\n");
     wait_after(&mut host, mark, "after saving listed.py");
 
     // Lines keep arriving (one written in two pieces); a file that does not exist yet.
+    host.mark();
     let mark = host.lines.len();
     stdin.write_all(b"sub/la").unwrap();
     stdin.flush().unwrap();
@@ -363,17 +387,21 @@ fn stdin_pipe_that_stays_open_runs_at_once_and_listed_files_join_as_they_arrive(
         "{}",
         since(&host, mark)
     );
+    host.mark();
     let mark = host.lines.len();
     std::fs::write(p.path("sub/later.py"), "y = 1\n").unwrap();
     wait_after(&mut host, mark, "after saving later.py");
 
     // EOF ends the list; what it named stays watched.
+    host.mark();
     let mark = host.lines.len();
     drop(stdin);
     wait_after(&mut host, mark, "the file list on stdin ended: 2 files");
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&p.path("listed.py"), "x = 2\n");
     wait_after(&mut host, mark, "after saving listed.py");
+    host.mark();
     save_in_place(&p.path("lib.py"), "print('lib ran again')\n");
     wait_after(&mut host, mark, "lib ran again");
     assert_clean(&host.transcript());
@@ -393,6 +421,8 @@ fn symlink_alias_of_a_directory_is_watched_once_and_removing_one_keeps_the_watch
     assert_eq!(watch_counts(&mut host), (2, 2), "{}", host.transcript());
     let real = canon(&p.path("src/helper.py")).display().to_string();
 
+    host.mark();
+
     let mark = host.lines.len();
     save_in_place(&p.path("src/helper.py"), "V = 2\n");
     wait_after(&mut host, mark, "helper 2");
@@ -407,13 +437,17 @@ fn symlink_alias_of_a_directory_is_watched_once_and_removing_one_keeps_the_watch
     // `ln -s src current; rm current` while running, then the start-up alias goes too.
     for link in ["current", "alias"] {
         if link == "current" {
+            host.mark();
             symlink("src", p.path(link)).unwrap();
             host.settle(Duration::from_millis(200));
         }
+        host.mark();
         std::fs::remove_file(p.path(link)).unwrap();
         host.settle(Duration::from_millis(200));
+        host.mark();
         let mark = host.lines.len();
         let v = if link == "current" { 3 } else { 4 };
+        host.mark();
         save_in_place(&p.path("src/helper.py"), &format!("V = {v}\n"));
         wait_after(&mut host, mark, &format!("helper {v}"));
         host.settle(SETTLE);
@@ -438,9 +472,11 @@ fn symlink_loop_does_not_hide_saves_and_they_reload_the_real_module() {
     assert_eq!(watch_counts(&mut host), (2, 1), "{}", host.transcript());
     let real = canon(&p.path("helper.py")).display().to_string();
     // A second loop, made while running.
+    host.mark();
     symlink(".", p.path("b")).unwrap();
     host.settle(Duration::from_millis(200));
     for v in 2..=3 {
+        host.mark();
         let mark = host.lines.len();
         save_in_place(&p.path("helper.py"), &format!("V = {v}\n"));
         wait_after(&mut host, mark, &format!("helper {v}"));
@@ -468,8 +504,11 @@ fn symlink_to_a_directory_outside_the_project_is_followed_only_when_named_with_w
     symlink(outside.path().join("ext"), p.path("ext")).unwrap();
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("(run 1");
+    host.mark();
     symlink(outside.path().join("ext"), p.path("ext2")).unwrap();
     host.settle(Duration::from_millis(200));
+    host.mark();
+    host.mark();
     let mark = host.lines.len();
     let before = runs(&host);
     save_in_place(&outside_m, "x = 1\n");
@@ -480,6 +519,7 @@ fn symlink_to_a_directory_outside_the_project_is_followed_only_when_named_with_w
     // Named with -w (through the link): watched where it really is.
     let mut host = p.spawn(&["lib.py", "-w", "ext", "-v", "--no-clear"]);
     host.wait_for("(run 1");
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&outside_m, "x = 2\n");
     wait_after(&mut host, mark, "after saving m.py");
@@ -516,11 +556,14 @@ fn an_outside_directory_linked_into_the_tree_keeps_its_bytecode() {
     symlink(outside.path().join("pkg"), p.path("at_start")).unwrap();
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("lib 1");
+    host.mark();
     symlink(outside.path().join("pkg"), p.path("linked")).unwrap();
     host.settle(Duration::from_millis(300));
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&p.path("lib.py"), "print('lib', 2)\n");
     wait_after(&mut host, mark, "lib 2");
+    host.mark();
     save_in_place(&outside.path().join("pkg/m.py"), "X = 2\n");
     host.settle(SETTLE);
     for pyc in &pycs {
@@ -563,6 +606,7 @@ fn bytecode_of_a_listed_module_outside_the_project_is_never_deleted() {
         .collect();
     assert!(!pycs.is_empty());
     host.settle(Duration::from_millis(200));
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&m, "X = 2\n");
     wait_after(&mut host, mark, "after saving m.py");
@@ -599,6 +643,7 @@ fn a_new_directory_with_20000_files_runs_once_and_is_watched() {
     let root = big_dir_project(&p);
     let mut host = spawn_in(&p, &root, &["lib.py", "--no-clear"]);
     host.wait_for("(run 1");
+    host.mark();
     let mark = host.lines.len();
     std::fs::rename(p.path("staged/new"), root.join("new")).unwrap();
     wait_after(&mut host, mark, "more)");
@@ -606,6 +651,7 @@ fn a_new_directory_with_20000_files_runs_once_and_is_watched() {
     assert_eq!(files_run_since(&host, mark), BIG, "{}", since(&host, mark));
     assert_eq!(runs(&host), 2, "{}", since(&host, mark));
     // Its files are watched now.
+    host.mark();
     let mark = host.lines.len();
     save_in_place(&root.join("new/f77.py"), "x = 2\n");
     wait_after(&mut host, mark, "after saving f77.py)");
@@ -620,6 +666,7 @@ fn ctrl_c_while_a_new_directory_with_20000_files_is_taken_in_exits_130() {
     // never in a run (where it would be the module's KeyboardInterrupt).
     let mut host = spawn_in(&p, &root, &["lib.py", "--no-clear", "--debounce", "10000"]);
     host.wait_for("(run 1");
+    host.mark();
     std::fs::rename(p.path("staged/new"), root.join("new")).unwrap();
     host.interrupt();
     let status = host.wait_exit(common::TIMEOUT);
@@ -641,13 +688,15 @@ fn a_burst_of_10000_writes_runs_at_most_twice() {
     let mut host = p.spawn(&["lib.py", "--no-clear"]);
     host.wait_for("(run 1");
     for round in 0..2 {
+        host.mark();
         let mark = host.lines.len();
         let before = runs(&host);
         for i in 0..N {
+            host.mark();
             std::fs::write(p.path(&format!("d/f{i}.py")), format!("x = {round}\n")).unwrap();
         }
         while files_run_since(&host, mark) < N {
-            host.wait_next("(run ");
+            host.wait_status();
         }
         host.settle(SETTLE);
         let n = runs(&host) - before;

@@ -30,7 +30,7 @@ fn wait_run(h: &mut Host, n: usize) {
 
 /// True if `line` is the status line of run `n`.
 fn is_status_of_run(line: &str, n: usize) -> bool {
-    line.contains(&format!("(run {n})")) || line.contains(&format!("(run {n},"))
+    common::Status::is_of(line, n as u64)
 }
 
 /// Waits for run `n`, lets things settle, and checks that no run after it happened.
@@ -230,6 +230,7 @@ fn rapid_atomic_saves_end_with_the_last_content_and_no_partial_run() {
     let mut host = project.spawn(&["lib.py"]);
     wait_run(&mut host, 1);
     // Back to back, without waiting for runs: saves may be merged, but the last one wins.
+    host.mark();
     for i in 1..=10 {
         save_via_rename(&project.path("lib.py"), &versioned(&format!("r{i}")));
     }
@@ -268,9 +269,11 @@ fn saves_during_a_slow_run_are_gathered_into_one_run_afterwards() {
     project.write("lib.py", &slow("v0"));
     let mut host = project.spawn(&["lib.py"]);
     wait_run(&mut host, 1);
+    host.mark();
     save_via_rename(&project.path("lib.py"), &slow("v1"));
     host.wait_for("start v1");
     // Three saves while run 2 sleeps.
+    host.mark();
     for v in ["v2", "v3", "v4"] {
         save_via_rename(&project.path("lib.py"), &slow(v));
     }
@@ -293,6 +296,7 @@ fn save_during_a_slow_first_import_still_counts() {
     );
     let mut host = project.spawn(&["lib.py"]);
     host.wait_for("first start");
+    host.mark();
     save_in_place(&project.path("lib.py"), &versioned("second"));
     host.wait_for("content: second");
     expect_runs_exactly(&mut host, 2, "a save during the first import");
@@ -336,6 +340,7 @@ fn burst_host_with(project: &Project, n: usize, extra: &[&str]) -> Host {
 /// Saves every file with `v = round` in a tight loop; checks that the last run saw all of them;
 /// returns how many runs the burst caused.
 fn burst_round(host: &mut Host, files: &[PathBuf], round: usize, save: fn(&Path, &str)) -> usize {
+    host.mark();
     let before = runs(host);
     let content = format!("v = {round}\n");
     for f in files {
@@ -390,6 +395,7 @@ fn checkout_like_burst_with_new_directories_and_deletions_ends_with_a_complete_r
     let project = Project::new();
     let files = burst_files(&project, 200);
     let mut host = burst_host(&project, 200);
+    host.mark();
     let before = runs(&host);
     // Not counted: see the count tests.
     for f in &files[..150] {
@@ -495,6 +501,7 @@ fn formatter_burst(extra: &[&str]) -> (Host, usize) {
     let project = Project::new();
     let files = burst_files(&project, 40);
     let mut host = burst_host_with(&project, 40, extra);
+    host.mark();
     let before = runs(&host);
     for f in &files {
         save_via_rename(f, "v = 1\n");
@@ -536,11 +543,14 @@ fn deleted_then_recreated_target_keeps_being_watched() {
     let mut host = project.spawn(&["lib.py"]);
     wait_run(&mut host, 1);
     // Deleting a watched module is a change: one run, which says what happened.
+    host.mark();
     std::fs::remove_file(project.path("lib.py")).unwrap();
     host.wait_for("lib.py was deleted or renamed: module lib keeps its last loaded version");
     expect_runs_exactly(&mut host, 2, "deleting the target");
+    host.mark();
     std::fs::write(project.path("lib.py"), versioned("d1")).unwrap();
     expect_runs_exactly(&mut host, 3, "recreating the target");
+    host.mark();
     save_in_place(&project.path("lib.py"), &versioned("d2"));
     expect_runs_exactly(&mut host, 4, "saving the recreated target");
     assert_eq!(
@@ -565,13 +575,16 @@ fn deleted_then_recreated_subdirectory_keeps_being_watched() {
     host.wait_for("sub: a0");
     wait_run(&mut host, 1);
     // The directory held a watched file: its deletion is one change, one run.
+    host.mark();
     std::fs::remove_dir_all(project.path("sub")).unwrap();
     host.wait_for("sub: missing");
     expect_runs_exactly(&mut host, 2, "deleting a directory with a watched file");
+    host.mark();
     std::fs::create_dir(project.path("sub")).unwrap();
     std::fs::write(project.path("sub/a.py"), "a1").unwrap();
     host.wait_for("sub: a1");
     host.settle(SETTLE);
+    host.mark();
     let n = runs(&host);
     save_in_place(&project.path("sub/a.py"), "a2");
     host.wait_for("sub: a2");
@@ -587,6 +600,7 @@ fn new_subdirectory_created_at_runtime_is_watched_and_triggers() {
     host.wait_for("newdir: missing");
     wait_run(&mut host, 1);
     // mkdir -p and write at once: the file may exist before the host has watched the directory.
+    host.mark();
     std::fs::create_dir_all(project.path("newdir/deeper")).unwrap();
     std::fs::write(project.path("newdir/deeper/a.py"), "n1").unwrap();
     host.wait_for("newdir: n1");
@@ -598,6 +612,7 @@ fn new_subdirectory_created_at_runtime_is_watched_and_triggers() {
         host.transcript()
     );
     // The new directory is now watched: a later save there runs once.
+    host.mark();
     let n = runs(&host);
     save_in_place(&project.path("newdir/deeper/a.py"), "n2");
     host.wait_for("newdir: n2");
@@ -614,6 +629,7 @@ fn new_file_in_new_directory_written_slowly_is_not_run_before_its_write_complete
     let mut host = project.spawn(&["lib.py"]);
     host.wait_for("newdir: missing");
     wait_run(&mut host, 1);
+    host.mark();
     std::fs::create_dir(project.path("newdir")).unwrap();
     save_truncate_then_write(&project.path("newdir/a.py"), "n1");
     host.wait_for("newdir: n1");
@@ -634,14 +650,17 @@ fn new_module_file_that_the_entry_starts_importing_just_works() {
     host.wait_for("helper: none");
     wait_run(&mut host, 1);
     // A new module next to the entry (a save of a .py in the root runs the entry once).
+    host.mark();
     std::fs::write(project.path("helper.py"), "NAME = 'h1'\n").unwrap();
     expect_runs_exactly(&mut host, 2, "creating helper.py");
     // A new package in a new directory, created at runtime.
+    host.mark();
     std::fs::create_dir(project.path("newpkg")).unwrap();
     std::fs::write(project.path("newpkg/__init__.py"), "").unwrap();
     std::fs::write(project.path("newpkg/mod.py"), "VALUE = 42\n").unwrap();
     wait_run(&mut host, 3);
     host.settle(SETTLE);
+    host.mark();
     let n = runs(&host);
     // The entry starts importing both.
     save_in_place(
@@ -669,9 +688,11 @@ fn renamed_directory_and_a_new_directory_with_the_old_name_are_both_watched() {
     project.write("pkg/sub/x.py", "a0");
     let mut host = project.spawn(&["lib.py", "-v"]);
     host.wait_for("dirs: a0 -");
+    host.mark();
     std::fs::rename(project.path("pkg"), project.path("pkg_old")).unwrap();
     host.wait_for("dirs: - a0");
     // The moved tree is watched under its new name, and events carry the new paths.
+    host.mark();
     save_in_place(&project.path("pkg_old/sub/x.py"), "b1");
     host.wait_for("dirs: - b1");
     let moved = canon(&project.path("pkg_old/sub/x.py"))
@@ -684,14 +705,17 @@ fn renamed_directory_and_a_new_directory_with_the_old_name_are_both_watched() {
         host.transcript()
     );
     // A new tree with the old name.
+    host.mark();
     std::fs::create_dir_all(project.path("pkg/sub")).unwrap();
     std::fs::write(project.path("pkg/sub/x.py"), "c1").unwrap();
     host.wait_for("dirs: c1 b1");
     host.settle(SETTLE);
+    host.mark();
     let n = runs(&host);
     save_in_place(&project.path("pkg/sub/x.py"), "c2");
     host.wait_for("dirs: c2 b1");
     expect_runs_exactly(&mut host, n + 1, "a save in the recreated pkg/sub");
+    host.mark();
     save_in_place(&project.path("pkg_old/sub/x.py"), "b2");
     host.wait_for("dirs: c2 b2");
     expect_runs_exactly(&mut host, n + 2, "a save in the moved pkg_old/sub");
@@ -707,9 +731,11 @@ fn directory_moved_in_from_outside_the_project_is_watched() {
     let mut host = project.spawn(&["lib.py"]);
     host.wait_for("moved: missing");
     // Same filesystem (both under the temp dir), so this is a rename: one IN_MOVED_TO.
+    host.mark();
     std::fs::rename(outside.path().join("incoming"), project.path("incoming")).unwrap();
     host.wait_for("moved: m1");
     host.settle(SETTLE);
+    host.mark();
     let n = runs(&host);
     save_in_place(&project.path("incoming/deep/m.py"), "m2");
     host.wait_for("moved: m2");
@@ -725,8 +751,10 @@ fn directory_moved_out_of_the_project_is_no_longer_watched() {
     project.write("pkg/y.py", "");
     let mut host = project.spawn(&["lib.py", "-v"]);
     wait_run(&mut host, 1);
+    host.mark();
     std::fs::rename(project.path("pkg"), outside.path().join("pkg")).unwrap();
     expect_no_new_run(&mut host, 1, "moving a directory out");
+    host.mark();
     save_in_place(&outside.path().join("pkg/y.py"), "x = 1\n");
     save_in_place(&outside.path().join("pkg/sub/x.py"), "x = 1\n");
     expect_no_new_run(&mut host, 1, "saves in a directory that left the project");
@@ -758,6 +786,7 @@ fn two_quick_saves_of_the_same_size_both_take_effect() {
         "no helper.*.pyc in __pycache__: is bytecode writing disabled?"
     );
     for x in 1..=4 {
+        host.mark();
         save_in_place(&project.path("helper.py"), &format!("x = {x}\n"));
         host.wait_for(&format!("x is {x}"));
         wait_run(&mut host, x + 1);
@@ -874,10 +903,12 @@ fn saves_in_ignored_places_never_trigger_a_run() {
     ];
     for rel in writes {
         let p = project.path(rel);
+        host.mark();
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         save_in_place(&p, "x = 1\n");
     }
     // Also via rename, and whole ignored directories created at runtime.
+    host.mark();
     save_via_rename(&project.path("node_modules/pkg/x.py"), "x = 2\n");
     save_vim(&project.path("build/out.py"), "x = 2\n");
     for rel in [
@@ -887,11 +918,13 @@ fn saves_in_ignored_places_never_trigger_a_run() {
         "pkg/__pycache__/new/d.py",
     ] {
         let p = project.path(rel);
+        host.mark();
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "x = 1\n").unwrap();
     }
     expect_no_new_run(&mut host, 1, "saves in ignored places");
     // The watcher is alive, and the next run's changed list holds only the real save.
+    host.mark();
     save_in_place(&project.path("lib.py"), &versioned("i1"));
     expect_runs_exactly(&mut host, 2, "a real save after ignored ones");
     assert_eq!(
@@ -920,6 +953,7 @@ fn creating_a_virtualenv_at_runtime_triggers_no_run() {
     assert!(status.success());
     assert!(project.path("venv/pyvenv.cfg").exists());
     expect_no_new_run(&mut host, 1, "python3 -m venv");
+    host.mark();
     save_in_place(&project.path("lib.py"), &versioned("v1"));
     expect_runs_exactly(&mut host, 2, "a real save after creating the venv");
     assert_eq!(
@@ -944,6 +978,7 @@ fn gitignore_files_of_parent_and_nested_directories_are_honoured() {
     project.write("app/pkg/mod.py", "");
     let mut host = project.spawn(&["app/lib.py", "-v"]);
     wait_run(&mut host, 1);
+    host.mark();
     save_in_place(&project.path("app/gen/out.py"), "x = 1\n");
     save_in_place(&project.path("app/pkg/a_pb2.py"), "x = 1\n");
     expect_no_new_run(
@@ -951,8 +986,10 @@ fn gitignore_files_of_parent_and_nested_directories_are_honoured() {
         1,
         "files ignored by .gitignore above the root and below it",
     );
+    host.mark();
     save_in_place(&project.path("app/pkg/keep_pb2.py"), "x = 1\n");
     expect_runs_exactly(&mut host, 2, "a file whitelisted by a nested .gitignore");
+    host.mark();
     save_in_place(&project.path("app/pkg/mod.py"), "x = 1\n");
     expect_runs_exactly(&mut host, 3, "a file no .gitignore mentions");
 }
@@ -970,14 +1007,17 @@ fn directories_given_to_watch_are_watched_even_when_an_ignore_rule_names_them() 
     project.write("gen/api.py", "");
     let mut host = project.spawn(&["scratch/try.py", "-w", "scratch", "-w", "gen", "-v"]);
     wait_run(&mut host, 1);
+    host.mark();
     save_in_place(&project.path("scratch/helper.py"), "x = 1\n");
     expect_runs_exactly(
         &mut host,
         2,
         "a neighbour of the target in an ignored directory",
     );
+    host.mark();
     save_via_rename(&project.path("gen/api.py"), "x = 1\n");
     expect_runs_exactly(&mut host, 3, "a file in an ignored directory given to -w");
+    host.mark();
     save_in_place(&project.path("scratch/out/result.py"), "x = 1\n");
     expect_no_new_run(&mut host, 3, "an ignored directory inside a watched one");
     assert_no_errors(&host);
@@ -1055,15 +1095,19 @@ fn extra_extension_triggers_and_others_do_not() {
     project.write("conf/app.yaml", "");
     let mut host = project.spawn(&["lib.py", "-e", "py,toml"]);
     host.wait_for("conf: t0");
+    host.mark();
     save_in_place(&project.path("conf/app.toml"), "t1");
     host.wait_for("conf: t1");
     expect_runs_exactly(&mut host, 2, "saving a .toml with -e py,toml");
+    host.mark();
     save_via_rename(&project.path("conf/app.toml"), "t2");
     host.wait_for("conf: t2");
     expect_runs_exactly(&mut host, 3, "renaming a .toml into place");
+    host.mark();
     save_in_place(&project.path("conf/app.yaml"), "y");
     save_in_place(&project.path("notes.txt"), "n");
     expect_no_new_run(&mut host, 3, "saving other extensions");
+    host.mark();
     save_in_place(&project.path("other.py"), "");
     expect_runs_exactly(&mut host, 4, "a .py still triggers with -e py,toml");
     assert_no_errors(&host);
@@ -1079,19 +1123,24 @@ fn watch_flag_with_a_file_watches_that_file_and_not_its_neighbours() {
     project.write("pkg/mod.py", "");
     let mut host = project.spawn(&["lib.py", "-w", "settings.cfg"]);
     host.wait_for("cfg: c0");
+    host.mark();
     save_in_place(&project.path("settings.cfg"), "c1");
     host.wait_for("cfg: c1");
     expect_runs_exactly(&mut host, 2, "saving the -w file");
+    host.mark();
     save_via_rename(&project.path("settings.cfg"), "c2");
     host.wait_for("cfg: c2");
     expect_runs_exactly(&mut host, 3, "atomic save of the -w file");
+    host.mark();
     save_vim(&project.path("settings.cfg"), "c3");
     host.wait_for("cfg: c3");
     expect_runs_exactly(&mut host, 4, "vim save of the -w file");
+    host.mark();
     save_in_place(&project.path("other.cfg"), "x");
     save_in_place(&project.path("other.py"), "x = 1\n");
     save_in_place(&project.path("pkg/mod.py"), "x = 1\n");
     expect_no_new_run(&mut host, 4, "files not given to -w");
+    host.mark();
     save_in_place(
         &project.path("lib.py"),
         &file_reporter("cfg again:", "settings.cfg"),
@@ -1116,18 +1165,23 @@ fn watch_flag_with_a_directory_watches_it_recursively_and_the_target_still_trigg
         (3, 3),
         "src/a.py, src/deep/b.py and app/lib.py"
     );
+    host.mark();
     save_in_place(&project.path("src/a.py"), "a = 1\n");
     expect_runs_exactly(&mut host, 2, "a file in the -w directory");
+    host.mark();
     save_jetbrains(&project.path("src/deep/b.py"), "b = 1\n");
     expect_runs_exactly(&mut host, 3, "a file in a subdirectory of the -w directory");
+    host.mark();
     std::fs::create_dir(project.path("src/new")).unwrap();
     std::fs::write(project.path("src/new/c.py"), "c = 1\n").unwrap();
     wait_run(&mut host, 4);
     host.settle(SETTLE);
+    host.mark();
     let n = runs(&host);
     save_in_place(&project.path("app/other.py"), "x = 1\n");
     save_in_place(&project.path("elsewhere.py"), "x = 1\n");
     expect_no_new_run(&mut host, n, "files outside -w");
+    host.mark();
     save_in_place(&project.path("app/lib.py"), &versioned("w1"));
     host.wait_for("content: w1");
     expect_runs_exactly(&mut host, n + 1, "the target outside -w");
@@ -1146,11 +1200,13 @@ fn target_triggers_even_when_its_extension_is_not_listed_or_it_matches_an_ignore
         project.write("other.py", "");
         let mut host = project.spawn(args);
         wait_run(&mut host, 1);
+        host.mark();
         save_in_place(&project.path("lib.py"), &versioned("t1"));
         host.wait_for("content: t1");
         expect_runs_exactly(&mut host, 2, &format!("the target with {args:?}"));
         if args[2] != "lib.py" {
             // Other .py files are excluded by these flags.
+            host.mark();
             save_in_place(&project.path("other.py"), "x = 1\n");
             expect_no_new_run(&mut host, 2, &format!("other.py with {args:?}"));
         }
@@ -1183,16 +1239,21 @@ fn file_list_on_stdin_watches_exactly_the_listed_files() {
         "\n{}",
         host.transcript()
     );
+    host.mark();
     save_in_place(&project.path("listed.py"), "x = 1\n");
     expect_runs_exactly(&mut host, 2, "a listed file");
+    host.mark();
     save_via_rename(&project.path("sub/listed2.py"), "x = 1\n");
     expect_runs_exactly(&mut host, 3, "a listed file in a subdirectory");
+    host.mark();
     save_in_place(&project.path("unlisted.py"), "x = 1\n");
     save_in_place(&project.path("sub/unlisted2.py"), "x = 1\n");
     std::fs::write(project.path("brand_new.py"), "x = 1\n").unwrap();
     expect_no_new_run(&mut host, 3, "unlisted files");
+    host.mark();
     std::fs::write(project.path("later.py"), "x = 1\n").unwrap();
     expect_runs_exactly(&mut host, 4, "a listed file created later");
+    host.mark();
     save_in_place(&project.path("lib.py"), &versioned("l1"));
     host.wait_for("content: l1");
     expect_runs_exactly(&mut host, 5, "the target");
@@ -1212,19 +1273,23 @@ fn polling_picks_up_in_place_saves() {
     // Saves a poll interval or so apart, as a user saving twice in quick succession: several
     // of them fall within the same second of modification time.
     for v in 1..=5 {
+        host.mark();
         save_in_place(&project.path("lib.py"), &versioned(&format!("p{v}")));
         host.wait_for(&format!("content: p{v}"));
     }
     expect_runs_exactly(&mut host, 6, "five in-place saves while polling");
+    host.mark();
     save_in_place(&project.path("pkg/mod.py"), "x = 1\n");
     expect_runs_exactly(
         &mut host,
         7,
         "in-place save in a subdirectory while polling",
     );
+    host.mark();
     save_in_place(&project.path("notes.txt"), "x");
     save_in_place(&project.path("node_modules/x.py"), "x");
     expect_no_new_run(&mut host, 7, "ignored files while polling");
+    host.mark();
     save_via_rename(&project.path("lib.py"), &versioned("p6"));
     host.wait_for("content: p6");
     expect_runs_exactly(&mut host, 8, "atomic save while polling");
@@ -1365,6 +1430,7 @@ fn module_output_without_flush_appears_while_the_host_waits_for_the_next_save() 
     project.write("lib.py", "print('first')\n");
     let mut host = project.spawn(&["lib.py"]);
     host.wait_for("first");
+    host.mark();
     save_in_place(&project.path("lib.py"), "print('second')\n");
     host.wait_for("second");
     assert!(host.child.try_wait().unwrap().is_none(), "the host exited");
