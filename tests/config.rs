@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Finished, Host, Project, Stream, TIMEOUT, save_in_place, save_via_rename};
+use common::{Finished, Host, Project, Stream, TIMEOUT, bin, save_in_place, save_via_rename};
 
 /// Short window used only to check that something did NOT happen.
 const QUIET: Duration = Duration::from_millis(500);
@@ -377,7 +377,7 @@ impl Tty {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("exec \"$0\" \"$@\" >'{}'", self.path))
-            .arg(BIN)
+            .arg(bin())
             .args(args);
         cmd.current_dir(project.dir.path()).stdin(Stdio::null());
         for (key, value) in user.get_envs() {
