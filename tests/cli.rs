@@ -814,6 +814,8 @@ fn venv_module_can_be_the_target_by_name() {
 }
 
 #[test]
+#[ignore = "needs a pyenv CPython of another minor version than the build's (.ci/run has them); \
+            the cargo-built binary only (the wheel's moves into any venv)"]
 fn venv_of_another_python_version_is_refused() {
     let (_, built) = embedded_python();
     let pyenv = std::env::var_os("PYENV_ROOT")
@@ -839,13 +841,12 @@ fn venv_of_another_python_version_is_refused() {
             .to_string_lossy()
             .starts_with("3.12.")
     });
-    let Some(other) = candidates.first() else {
-        eprintln!(
-            "note: no pyenv Python other than {built} under {}; skipped",
+    let other = candidates.first().unwrap_or_else(|| {
+        panic!(
+            "needs a pyenv Python other than {built} under {}",
             pyenv.display()
-        );
-        return;
-    };
+        )
+    });
     let other_version = other.file_name().unwrap().to_string_lossy().into_owned();
     let tmp = tempfile::tempdir().unwrap();
     let venv = tmp.path().join("venv");

@@ -4,7 +4,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{BIN, Host, Project, Stream, save_in_place};
+use common::{Host, Project, Stream, bin, save_in_place};
 
 /// Short window used only to check that something did NOT happen.
 const QUIET: Duration = Duration::from_millis(400);
@@ -672,6 +672,8 @@ impl Drop for KillOnDrop {
 }
 
 #[test]
+#[ignore = "needs /proc/PID/syscall of a child (Linux, ptrace access: not under a Yama \
+            ptrace_scope of 2 or more for non-root, nor in some sandboxes); .ci/run checks"]
 fn ctrl_c_while_first_report_is_printing_is_not_lost() {
     // Deterministic version of "Ctrl-C right as the first run ends": the first run fails with a
     // traceback bigger than a pipe buffer and nobody reads stderr yet, so the host is blocked
@@ -701,10 +703,7 @@ fn ctrl_c_while_first_report_is_printing_is_not_lost() {
         match std::fs::read_to_string(&syscall) {
             Ok(s) if s.starts_with("1 0x2 ") => break,
             Ok(_) => {}
-            Err(e) => {
-                eprintln!("note: {syscall} unreadable ({e}); skipped");
-                return;
-            }
+            Err(e) => panic!("{syscall} unreadable: {e}"),
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -887,7 +886,7 @@ fn merged_command(p: &Project, args: &[&str]) -> Command {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg("exec \"$0\" \"$@\" 2>&1")
-        .arg(BIN)
+        .arg(bin())
         .args(args);
     cmd.current_dir(p.dir.path());
     for var in [

@@ -916,7 +916,13 @@ fn start_under_job_control(p: &Project, args: &[&str]) -> (Pty, u32) {
         // (`python3` may be a shim that runs helpers first: wait for the host itself.)
         let host = children.split_whitespace().find_map(|c| {
             let exe = std::fs::read_link(format!("/proc/{c}/exe")).ok()?;
-            (exe == Path::new(common::BIN))
+            // The wheel's hotload-host is a script: its interpreter runs with it as argv[1].
+            let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            let script = cmdline.split(|&b| b == 0).nth(1).map(|arg| {
+                Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(arg))
+                    == common::bin()
+            });
+            (exe == common::bin() || script == Some(true))
                 .then(|| c.parse().ok())
                 .flatten()
         });

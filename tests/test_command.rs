@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Host, Project, TIMEOUT, save_in_place};
+use common::{Host, Project, TIMEOUT, bin, save_in_place};
 
 /// The venv with pytest: `$HOTLOAD_TEST_VENV`, else `test-venv` beside the build directory of
 /// the binary under test (`target/test-venv`; `target/pythons/3.X/test-venv` under
@@ -22,7 +22,7 @@ fn venv() -> &'static Path {
         let venv = std::env::var_os("HOTLOAD_TEST_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                let build = Path::new(BIN).parent().and_then(Path::parent).unwrap();
+                let build = bin().parent().and_then(Path::parent).unwrap();
                 build.join("test-venv")
             });
         let has_pytest = Command::new(venv.join("bin/python"))

@@ -13,7 +13,15 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_hotload-host");
+/// The hotload-host under test: `$HOTLOAD_HOST_BIN` when set (scripts/check-wheel sets it to a
+/// venv's installed `hotload-host`, the wheel's console script), else the binary cargo built.
+pub fn bin() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| match std::env::var_os("HOTLOAD_HOST_BIN") {
+        Some(bin) if !bin.is_empty() => PathBuf::from(bin),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_hotload-host")),
+    })
+}
 /// Generous: CI machines are slow and shared. Never a timing assertion, only a give-up point.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -44,7 +52,7 @@ impl Project {
     /// A command for the real binary in this project, with an environment like a real user's:
     /// no PYTHONUNBUFFERED / PYTHONDONTWRITEBYTECODE / venv / colour overrides.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.args(args).current_dir(self.dir.path());
         // Ctrl-C and Ctrl-\ as a user's shell leaves them, whatever `cargo test` was started
         // under (a background job of a non-interactive shell has SIGINT ignored, and Python
