@@ -350,6 +350,6 @@ fn embedded_package_is_served_by_the_host_with_its_source() {
         text.contains("FILE <hotload-host>/hotload/__init__.py"),
         "{text}"
     );
-    assert!(text.contains("SOURCE def keep(key: str"), "{text}");
+    assert!(text.contains("SOURCE def keep(key: \"str\""), "{text}");
     assert!(text.contains("TYPED str"), "{text}");
 }

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> "Any":
+def __getattr__(name: "str") -> "Any":
     if name in _ORIGINAL:
         from hotload import _original
 
@@ -86,7 +86,7 @@ if TYPE_CHECKING:  # typing costs milliseconds at start-up; annotations are stri
 _MISSING = object()
 
 
-def running() -> bool:
+def running() -> "bool":
     """True under hotload-host, or under the original tool (which sets HOTLOAD_RUNNING)."""
     return _state["under_host"] or os.environ.get("HOTLOAD_RUNNING") == "HOTLOAD_RUNNING"
 
@@ -105,23 +105,23 @@ class ReloadInfo:
 
     def __init__(
         self,
-        running: bool,
-        under_host: bool,
-        run: int,
+        running: "bool",
+        under_host: "bool",
+        run: "int",
         changed: "List[str]",
         previous_run: "Optional[float]" = None,
-    ) -> None:
+    ) -> "None":
         self.running = running
         self.under_host = under_host
         self.run = run
         self.changed = changed
         self.previous_run = previous_run
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> "str":
         fields = ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.__slots__)
         return "ReloadInfo(%s)" % fields
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: "object") -> "bool":
         return isinstance(other, ReloadInfo) and all(
             getattr(self, n) == getattr(other, n) for n in self.__slots__
         )
@@ -137,11 +137,11 @@ def info() -> "ReloadInfo":
     )
 
 
-def _caller_module(depth: int = 2) -> str:
+def _caller_module(depth: "int" = 2) -> "str":
     return sys._getframe(depth).f_globals.get("__name__", "__main__")
 
 
-def keep(key: str, factory: "Callable[[], T]") -> "T":
+def keep(key: "str", factory: "Callable[[], T]") -> "T":
     """Return the value kept under `key` for the calling module, building it with `factory()`
     the first time. Later reloads (and re-imports) of the module get the same object back.
     """
@@ -153,7 +153,7 @@ def keep(key: str, factory: "Callable[[], T]") -> "T":
     return value
 
 
-def drop(key: str, module: "Optional[str]" = None) -> bool:
+def drop(key: "str", module: "Optional[str]" = None) -> "bool":
     """Forget the value kept under `key` (for the calling module, or `module`), so that the
     next `keep()` builds it again. Returns whether there was one. The value is not closed:
     close it yourself first if it holds a resource.
@@ -180,7 +180,7 @@ def once(func: "Callable[[], T]") -> "Callable[[], T]":
             _state["kept"][slot] = value
         return value
 
-    def forget() -> bool:
+    def forget() -> "bool":
         return _state["kept"].pop(slot, _MISSING) is not _MISSING
 
     wrapper.forget = forget  # type: ignore[attr-defined]

@@ -88,24 +88,7 @@ impl Pty {
 
     pub fn spawn_with(mut cmd: Command, home: tempfile::TempDir, pty_stdin: bool) -> Pty {
         let guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut m, mut s): (c_int, c_int) = (-1, -1);
-        // SAFETY: openpty with valid out-pointers; no name, default termios and size.
-        let r = unsafe {
-            libc::openpty(
-                &mut m,
-                &mut s,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: openpty just returned these two fds; we own them from here on.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-        for fd in [&master, &slave] {
-            // SAFETY: fcntl on an fd we own.
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
+        let (master, slave) = open_pty();
         set_nonblocking(&master);
         let size = libc::winsize {
             ws_row: 40,
@@ -661,6 +644,30 @@ pub fn set_nonblocking(fd: &OwnedFd) {
     }
 }
 
+/// A new pseudo-terminal pair (master, slave), both close-on-exec; default termios and size.
+/// Called with SPAWN held, so that no child spawned meanwhile inherits the fds.
+fn open_pty() -> (OwnedFd, OwnedFd) {
+    let (mut m, mut s): (c_int, c_int) = (-1, -1);
+    // SAFETY: openpty with valid out-pointers; no name, default termios and size.
+    let r = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty just returned these two fds; we own them from here on.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    for fd in [&master, &slave] {
+        // SAFETY: fcntl on an fd we own.
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    (master, slave)
+}
+
 /// Reads everything the (non-blocking) master holds right now into `out`, with the output
 /// lock held: once this returns, `out` has every byte written before it was called.
 pub fn read_available(master: &OwnedFd, out: &mut Output) {
@@ -820,24 +827,7 @@ pub struct Tty {
 impl Tty {
     pub fn open() -> Tty {
         let guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut m, mut s): (c_int, c_int) = (-1, -1);
-        // SAFETY: openpty with valid out-pointers; no name, default termios and size.
-        let r = unsafe {
-            libc::openpty(
-                &mut m,
-                &mut s,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: openpty just returned these two fds; we own them from here on.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-        for fd in [&master, &slave] {
-            // SAFETY: fcntl on an fd we own.
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
+        let (master, slave) = open_pty();
         drop(guard);
         set_nonblocking(&master);
         let master = Arc::new(master);
