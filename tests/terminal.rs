@@ -511,6 +511,7 @@ fn plain_pipes_have_no_escape_codes_at_all() {
     host.mark();
     save_in_place(&p.path("lib.py"), "print('piped v2')\n");
     host.wait_for("(run 2, after saving lib.py)");
+    host.wait_for("piped v2"); // stdout is a pipe of its own: it may come after the status
     host.settle(Duration::from_millis(200));
     let all = host.transcript();
     assert!(!all.contains('\x1b'), "escape codes on pipes:\n{all:?}");
