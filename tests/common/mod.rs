@@ -22,6 +22,21 @@ pub fn bin() -> &'static Path {
         _ => PathBuf::from(env!("CARGO_BIN_EXE_hotload-host")),
     })
 }
+
+/// Ctrl-C and Ctrl-\ as a user's shell leaves them, whatever `cargo test` was started under (a
+/// background job of a non-interactive shell has SIGINT ignored, and Python keeps an ignored
+/// SIGINT ignored: no KeyboardInterrupt in the host, its workers or a plain `python3`).
+pub fn user_signals(cmd: &mut Command) {
+    // SAFETY: only signal(), async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+}
+
 /// Generous: CI machines are slow and shared. Never a timing assertion, only a give-up point.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -54,17 +69,7 @@ impl Project {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.args(args).current_dir(self.dir.path());
-        // Ctrl-C and Ctrl-\ as a user's shell leaves them, whatever `cargo test` was started
-        // under (a background job of a non-interactive shell has SIGINT ignored, and Python
-        // keeps an ignored SIGINT ignored: no KeyboardInterrupt in the host or its workers).
-        // SAFETY: only signal(), async-signal-safe, between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
-                Ok(())
-            });
-        }
+        user_signals(&mut cmd);
         // Trust records (`hotload-host trust`) go to the project's own state directory, never
         // the user's.
         cmd.env("XDG_STATE_HOME", self.dir.path().join(".state"));
@@ -226,6 +231,7 @@ impl Host {
     }
 
     fn spawn_piped(mut cmd: Command) -> Host {
+        user_signals(&mut cmd);
         let mut child = cmd.spawn().expect("spawn hotload-host");
         let mut pipes = Vec::new();
         if let Some(out) = child.stdout.take() {

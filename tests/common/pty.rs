@@ -108,6 +108,7 @@ impl Pty {
         // on 0/1/2 when this runs: a new session, with the pty as its controlling terminal (so
         // Ctrl-C on the master becomes SIGINT for the host, as on a real terminal).
         unsafe { cmd.pre_exec(new_session_on_the_pty) };
+        super::user_signals(&mut cmd);
         let child = cmd.spawn().expect("spawn hotload-host on a pty");
         drop(cmd); // closes the parent's copies of the slave given to Stdio
         drop(guard);
