@@ -113,19 +113,7 @@ impl Pty {
         drop(cmd); // closes the parent's copies of the slave given to Stdio
         drop(guard);
 
-        let master = Arc::new(master);
-        let shared: Shared = Arc::new((
-            Mutex::new(Output {
-                bytes: Vec::new(),
-                eof: false,
-            }),
-            Condvar::new(),
-        ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = {
-            let (master, shared, stop) = (master.clone(), shared.clone(), stop.clone());
-            std::thread::spawn(move || read_master(&master, &shared, &stop))
-        };
+        let (master, shared, stop, reader) = start_reader(master);
         Pty {
             child,
             master,
@@ -645,6 +633,24 @@ pub fn set_nonblocking(fd: &OwnedFd) {
     }
 }
 
+/// The thread that reads `master` into the shared output until told to stop (or end of file).
+fn start_reader(master: OwnedFd) -> (Arc<OwnedFd>, Shared, Arc<AtomicBool>, JoinHandle<()>) {
+    let master = Arc::new(master);
+    let shared: Shared = Arc::new((
+        Mutex::new(Output {
+            bytes: Vec::new(),
+            eof: false,
+        }),
+        Condvar::new(),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (master, shared, stop) = (master.clone(), shared.clone(), stop.clone());
+        std::thread::spawn(move || read_master(&master, &shared, &stop))
+    };
+    (master, shared, stop, reader)
+}
+
 /// A new pseudo-terminal pair (master, slave), both close-on-exec; default termios and size.
 /// Called with SPAWN held, so that no child spawned meanwhile inherits the fds.
 fn open_pty() -> (OwnedFd, OwnedFd) {
@@ -831,19 +837,7 @@ impl Tty {
         let (master, slave) = open_pty();
         drop(guard);
         set_nonblocking(&master);
-        let master = Arc::new(master);
-        let shared: Shared = Arc::new((
-            Mutex::new(Output {
-                bytes: Vec::new(),
-                eof: false,
-            }),
-            Condvar::new(),
-        ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = {
-            let (master, shared, stop) = (master.clone(), shared.clone(), stop.clone());
-            std::thread::spawn(move || read_master(&master, &shared, &stop))
-        };
+        let (master, shared, stop, reader) = start_reader(master);
         Tty {
             master,
             slave,
