@@ -313,6 +313,13 @@ impl Host {
         }
     }
 
+    /// Whether every pipe has reached end of file (all it will ever hold is in `lines` after
+    /// the next `drain`).
+    fn all_at_eof(&self) -> bool {
+        let readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        readers.pipes.iter().all(|pipe| pipe.eof)
+    }
+
     /// Moves the cursor back to the last `mark()`: the next wait matches any line since the
     /// action, in whatever order the two streams delivered them.
     pub fn rewind(&mut self) {
@@ -552,11 +559,16 @@ impl Host {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Output threads end at EOF.
-                while let Ok(line) = self.rx.recv_timeout(Duration::from_secs(2)) {
-                    self.lines.push(line);
+                // Its output ends at EOF on every pipe; a process it left behind may hold
+                // them open, so give that 2 s.
+                let until = Instant::now() + Duration::from_secs(2);
+                loop {
+                    self.drain();
+                    if self.all_at_eof() || Instant::now() >= until {
+                        return status;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
                 }
-                return status;
             }
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
