@@ -2,11 +2,12 @@
 //! directory) and ask only for the events that matter (no IN_OPEN / IN_MODIFY / IN_ATTRIB:
 //! reading or half-writing files wakes nobody). No thread: the session polls the inotify fd.
 
-use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
 
 use super::backend::{AddError, Backend, FsEvent};
 
@@ -22,8 +23,8 @@ const MASK: u32 = libc::IN_CLOSE_WRITE
 pub struct Inotify {
     fd: OwnedFd,
     /// watch descriptor -> directory
-    dirs: HashMap<i32, PathBuf>,
-    by_path: HashMap<PathBuf, i32>,
+    dirs: FxHashMap<i32, PathBuf>,
+    by_path: FxHashMap<PathBuf, i32>,
     buf: Vec<u8>,
 }
 
@@ -36,8 +37,8 @@ impl Inotify {
         }
         Ok(Inotify {
             fd: unsafe { OwnedFd::from_raw_fd(raw) },
-            dirs: HashMap::new(),
-            by_path: HashMap::new(),
+            dirs: FxHashMap::default(),
+            by_path: FxHashMap::default(),
             buf: vec![0u8; 64 * 1024],
         })
     }
@@ -123,7 +124,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// Turns raw inotify records into events.
-fn parse(mut bytes: &[u8], dirs: &mut HashMap<i32, PathBuf>, out: &mut Vec<FsEvent>) {
+fn parse(mut bytes: &[u8], dirs: &mut FxHashMap<i32, PathBuf>, out: &mut Vec<FsEvent>) {
     const HEADER: usize = std::mem::size_of::<libc::inotify_event>();
     while bytes.len() >= HEADER {
         // SAFETY: the kernel writes whole records; read the header unaligned.
