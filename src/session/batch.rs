@@ -4,7 +4,8 @@
 //! A lone save runs at once: that is what keeps edit-to-output under a millisecond. Several
 //! files at once, lost events, or a save hard on the heels of the last run (a checkout, a
 //! formatter) is a burst: it runs once it has been quiet for `BURST_QUIET` (or `--debounce`),
-//! and at the latest `BURST_MAX` after it began. With `--debounce`, every save waits.
+//! and at the latest `BURST_MAX` after it began. With `--debounce`, every save waits; while
+//! polling, every save waits for quiet longer than one scan (a scan can catch a file half-written).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ pub struct Batch {
 pub struct Batcher {
     /// 0: lone saves run at once.
     debounce: Duration,
+    /// Polling (no close-after-write events): a scan may see a file half-written, so every
+    /// save waits until a later scan had its chance to see the rest (0 with OS events).
+    settle: Duration,
     last_run_end: Option<Instant>,
     pending: Option<Pending>,
 }
@@ -55,6 +59,7 @@ impl Batcher {
     pub fn new(debounce: Duration) -> Batcher {
         Batcher {
             debounce,
+            settle: Duration::ZERO,
             last_run_end: None,
             pending: None,
         }
@@ -86,7 +91,11 @@ impl Batcher {
         let continues_burst = self
             .last_run_end
             .is_some_and(|end| now.saturating_duration_since(end) < BURST_GAP);
-        let burst = paths.len() > 1 || lost || continues_burst || !self.debounce.is_zero();
+        let burst = paths.len() > 1
+            || lost
+            || continues_burst
+            || !self.debounce.is_zero()
+            || !self.settle.is_zero();
         self.pending = Some(Pending {
             batch: Batch {
                 paths,
@@ -132,19 +141,27 @@ impl Batcher {
         self.debounce = debounce;
     }
 
+    /// The watcher polls every `interval` (None: it reports close-after-write): a save is due
+    /// only once a quiet period longer than one scan has passed, so that the scan after one
+    /// that caught a file half-written (truncated, not yet written) joins the same run.
+    pub fn set_poll_interval(&mut self, interval: Option<Duration>) {
+        self.settle = interval.map_or(Duration::ZERO, |i| i + BURST_QUIET);
+    }
+
     /// A run ended at `end`.
     pub fn ran(&mut self, end: Instant) {
         self.last_run_end = Some(end);
     }
 
     fn quiet(&self, p: &Pending) -> Duration {
-        if !self.debounce.is_zero() {
+        let quiet = if !self.debounce.is_zero() {
             self.debounce
         } else if p.batch.paths.len() >= BIG_BURST || p.batch.lost {
             BIG_BURST_QUIET
         } else {
             BURST_QUIET
-        }
+        };
+        quiet.max(self.settle)
     }
 }
 
@@ -169,6 +186,30 @@ mod tests {
         let batch = b.take_due(t0).unwrap();
         assert_eq!(batch.paths, paths(&["a.py"]));
         assert!(b.take_due(t0 + ms(1)).is_none());
+    }
+
+    #[test]
+    fn while_polling_a_save_waits_for_the_next_scan() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(Duration::ZERO);
+        b.set_poll_interval(Some(ms(100)));
+        // A scan caught the file truncated; the next one, 100 ms later, sees it written.
+        b.add(t0, paths(&["a.py"]), false);
+        assert!(
+            b.take_due(t0 + ms(100)).is_none(),
+            "due before the next scan"
+        );
+        b.add(t0 + ms(101), paths(&["a.py"]), false);
+        assert!(
+            b.take_due(t0 + ms(200)).is_none(),
+            "quiet restarts at the second scan"
+        );
+        let batch = b.take_due(t0 + ms(101) + ms(150)).unwrap();
+        assert_eq!(batch.paths, paths(&["a.py"]), "one run for both scans");
+        // With OS events again, a lone save runs at once.
+        b.set_poll_interval(None);
+        b.add(t0 + ms(300), paths(&["b.py"]), false);
+        assert_eq!(b.due_at(), Some(t0 + ms(300)));
     }
 
     #[test]

@@ -38,6 +38,7 @@ impl Session<'_, '_> {
         let (repl, stopped) = (self.cli.repl, &self.stopped_by);
         let mut stop = || !repl && signal_during_walk(signals, bridge, ui, stopped);
         let failure = |e| watch_failure(e, stopped);
+        self.batcher.set_poll_interval(spec.poll);
         let mut new = Watch::start(spec, &mut stop).map_err(failure)?;
         // Saves that the old watcher saw but nobody read yet still count: the new one was
         // already watching when they are read here, so nothing falls between the two.

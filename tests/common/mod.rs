@@ -477,6 +477,7 @@ impl Host {
             });
             if let Some(i) = at {
                 self.status_cursor = i + 1;
+                self.output_before_status();
                 return self.lines[i].1.clone();
             }
             self.take_line(deadline, &|| what.to_string());
@@ -490,10 +491,19 @@ impl Host {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(i) = self.status_index(run) {
+                self.output_before_status();
                 return self.lines[i].1.clone();
             }
             self.take_line(deadline, &|| format!("the status line of run {run}"));
         }
+    }
+
+    /// After a status line has arrived: takes in what the host wrote before it on the other
+    /// pipe too. (The host flushes the module's output before it prints its status, so that
+    /// output is in the pipe by now; but the reader thread of that pipe may not have run yet,
+    /// under load, and a check of the run's stdout would then miss a line.)
+    fn output_before_status(&mut self) {
+        self.drain();
     }
 
     fn status_index(&self, run: u64) -> Option<usize> {
