@@ -357,6 +357,41 @@ impl Host {
             .collect()
     }
 
+    /// For a timeout's message: each thread of the host with its state, kernel wait channel,
+    /// current system call and signal masks (from /proc), so that a hang seen once under load
+    /// says where it was.
+    fn where_it_waits(&self) -> String {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let Ok(entries) = std::fs::read_dir(&tasks) else {
+            return format!("({tasks} unreadable: the host is gone)\n");
+        };
+        let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        let mut out = String::new();
+        for task in entries.flatten() {
+            let dir = task.path();
+            let stat = read(dir.join("stat"));
+            let state = stat.rsplit_once(") ").map_or("?", |(_, rest)| &rest[..1]);
+            let status = read(dir.join("status"));
+            let masks: Vec<&str> = status
+                .lines()
+                .filter(|l| l.starts_with("Sig") || l.starts_with("ShdPnd"))
+                .collect();
+            out += &format!(
+                "thread {} {:?}: state {state}, wchan {}, syscall {}; {}\n",
+                task.file_name().to_string_lossy(),
+                read(dir.join("comm")).trim(),
+                read(dir.join("wchan")).trim(),
+                read(dir.join("syscall"))
+                    .split(' ')
+                    .next()
+                    .unwrap_or("?")
+                    .trim(),
+                masks.join(", ")
+            );
+        }
+        out
+    }
+
     pub fn stdout_text(&self) -> String {
         self.lines
             .iter()
@@ -387,9 +422,10 @@ impl Host {
         match self.rx.recv_timeout(left) {
             Ok(line) => self.lines.push(line),
             Err(RecvTimeoutError::Timeout) => panic!(
-                "timed out waiting for {}\n--- transcript ---\n{}",
+                "timed out waiting for {}\n--- transcript ---\n{}--- where the host is ---\n{}",
                 what(),
-                self.transcript()
+                self.transcript(),
+                self.where_it_waits()
             ),
             Err(RecvTimeoutError::Disconnected) => panic!(
                 "host exited ({:?}) before {}\n--- transcript ---\n{}",
@@ -581,9 +617,11 @@ impl Host {
                 }
             }
             if Instant::now() >= deadline {
+                let waits = self.where_it_waits();
                 let _ = self.child.kill();
                 panic!(
-                    "host did not exit in {timeout:?}\n--- transcript ---\n{}",
+                    "host did not exit in {timeout:?}\n--- transcript ---\n{}--- where the host \
+                     was ---\n{waits}",
                     self.transcript()
                 );
             }
