@@ -1503,3 +1503,40 @@ fn module_output_without_flush_appears_while_the_host_waits_for_the_next_save() 
     host.wait_for("second");
     assert!(host.child.try_wait().unwrap().is_none(), "the host exited");
 }
+
+#[test]
+fn a_file_written_into_a_directory_just_created_always_runs() {
+    // The host watches a new directory and lists it; a file written between the two was lost
+    // when the listing came first (a few in a thousand here, with the writer's other threads
+    // starting processes as other tests do, and its pause swept across the host's reaction
+    // time). Each of these saves must run.
+    let project = Project::new();
+    project.write("app/lib.py", &versioned("n0"));
+    std::fs::create_dir(project.path("src")).unwrap();
+    let mut host = project.spawn(&["app/lib.py", "-w", "src"]);
+    wait_run(&mut host, 1);
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let spawners: Vec<_> = (0..2)
+        .map(|_| {
+            let busy = busy.clone();
+            std::thread::spawn(move || {
+                while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::process::Command::new("true").status();
+                }
+            })
+        })
+        .collect();
+    for i in 0..300 {
+        host.mark();
+        let dir = project.path(&format!("src/n{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        // Somewhere between "before the host saw the directory" and "after it listed it".
+        std::thread::sleep(Duration::from_micros(100 * (i % 20)));
+        std::fs::write(dir.join("c.py"), "c = 1\n").unwrap();
+        host.wait_saved_run();
+    }
+    busy.store(false, std::sync::atomic::Ordering::Relaxed);
+    for s in spawners {
+        s.join().unwrap();
+    }
+}

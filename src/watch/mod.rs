@@ -462,14 +462,25 @@ impl Watch {
         let mut seen = 0usize;
         let mut stack = vec![top.to_path_buf()];
         while let Some(dir) = stack.pop() {
+            // The watch first, then the listing: a file written in between is in the listing,
+            // one written after it gives events. (Listing first lost a file written between the
+            // two into a directory just created.)
+            let was_watched = self.dirs.contains(&dir);
+            if !self.add_dir(&dir)? {
+                continue;
+            }
             let entries: Vec<(PathBuf, std::fs::FileType)> = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries
                     .flatten()
                     .filter_map(|e| e.file_type().ok().map(|t| (e.path(), t)))
                     .collect(),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    self.skipped(&dir, &e);
+                    if !was_watched {
+                        self.unwatch(&dir);
+                    }
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        self.skipped(&dir, &e);
+                    }
                     continue;
                 }
             };
@@ -480,15 +491,15 @@ impl Watch {
             };
             let is_root = self.roots.iter().chain(&self.glob_roots).any(|r| *r == dir);
             if has("pyvenv.cfg") && !is_root {
-                continue; // a virtualenv: never watched
+                if !was_watched {
+                    self.unwatch(&dir); // a virtualenv: never watched
+                }
+                continue;
             }
             for name in [".gitignore", ".ignore"] {
                 if has(name) {
                     self.load_ignore_file(&dir, name);
                 }
-            }
-            if !self.add_dir(&dir)? {
-                continue;
             }
             self.walked.insert(dir.clone());
             let rules = self.rules_for(&dir);
@@ -531,6 +542,13 @@ impl Watch {
                 Ok(false)
             }
         }
+    }
+
+    /// Takes back the watch `add_dir` just gave `dir` (it turned out to be a virtualenv, or
+    /// could not be listed).
+    fn unwatch(&mut self, dir: &Path) {
+        self.dirs.remove(dir);
+        self.backend.remove(dir);
     }
 
     /// A directory that cannot be read or watched: said once, and the session goes on.
