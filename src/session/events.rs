@@ -1,7 +1,8 @@
 //! The one place the session waits: a single `poll` over the file watcher's descriptor, the
-//! socket Python's signal handler writes to, and stdin (keys or the console), with the
-//! interpreter released. No helper threads: everything happens on the main thread, which is
-//! also the thread Python delivers SIGINT to.
+//! socket signal wake-ups arrive on, and stdin (keys or the console), with the
+//! interpreter released. Everything happens on the main thread, which is also the thread
+//! Python delivers SIGINT to; the one helper thread only passes signal wake-ups on
+//! (`nudge.rs`).
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
@@ -22,23 +23,29 @@ pub struct Ready {
     pub stdin_gone: bool,
 }
 
-/// A socketpair whose write end is given to `signal.set_wakeup_fd`.
+/// Where signals wake the session: Python's handler writes to `python` (its
+/// `signal.set_wakeup_fd`); `nudge.rs`'s thread passes each byte on to `read`, which the
+/// session polls.
 pub struct Signals {
     read: UnixStream,
-    write: UnixStream,
+    python: UnixStream,
 }
 
 impl Signals {
     pub fn new() -> std::io::Result<Signals> {
-        let (read, write) = UnixStream::pair()?;
+        let (read, forwarded) = UnixStream::pair()?;
+        let (from_python, python) = UnixStream::pair()?;
         read.set_nonblocking(true)?;
-        write.set_nonblocking(true)?;
-        Ok(Signals { read, write })
+        forwarded.set_nonblocking(true)?;
+        python.set_nonblocking(true)?;
+        from_python.set_nonblocking(true)?;
+        super::nudge::forward(from_python, forwarded)?;
+        Ok(Signals { read, python })
     }
 
     /// The fd for `signal.set_wakeup_fd` (stays open as long as `self`).
     pub fn write_fd(&self) -> RawFd {
-        self.write.as_raw_fd()
+        self.python.as_raw_fd()
     }
 
     /// Whether a signal arrived since the last look (without waiting); clears it.

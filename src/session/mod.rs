@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod events;
+mod nudge;
 mod run;
 mod watching;
 

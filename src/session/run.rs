@@ -60,6 +60,8 @@ pub fn execute(
         .filter_map(PlanStep::reference)
         .map(|r| r.split_once(':').map_or(r, |(m, _)| m))
         .collect();
+    // A Ctrl-C handled just before user code blocks still interrupts it.
+    let _nudging = super::nudge::UserCodeRuns::start();
     match bridge.begin_run(run, changed, deleted, (&reloads, &uses)) {
         Ok(notes) => report.notes.extend(notes),
         Err(failure) => {
