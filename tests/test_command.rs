@@ -186,6 +186,51 @@ fn a_save_runs_only_the_tests_whose_modules_import_it() {
     wait_after(&mut host, b, 0);
 }
 
+/// The selection is by real path: tests collected through a symlinked directory are picked
+/// by where their files really are, and the others there are still not even imported.
+#[test]
+fn tests_reached_through_a_symlinked_directory_are_selected_by_their_real_paths() {
+    let p = Project::new();
+    two_files(&p);
+    std::fs::rename(p.path("tests"), p.path("suite")).unwrap();
+    std::os::unix::fs::symlink(p.path("suite"), p.path("tests")).unwrap();
+    let mut host = spawn_test(&p, &["--", "-v", "-s", "tests"]);
+    host.wait_for(&status("ok: 3 passed in"));
+    host.mark();
+    let (calc_runs, imports) = (
+        host.count("tests/test_calc.py::"),
+        host.count("importing test_other"),
+    );
+    let b = before(&host, &[&status("ok: 2 passed (affected tests) in")]);
+    host.mark();
+    save_in_place(&p.path("calc.py"), "def add(a, b):\n    return b + a\n");
+    wait_after(&mut host, b, 1);
+    host.mark();
+    let now = (
+        host.count("tests/test_calc.py::"),
+        host.count("importing test_other"),
+    );
+    assert_eq!(now, (calc_runs + 2, imports), "{}", host.transcript());
+
+    // The watcher reports the saved test file by its real path.
+    let b = before(&host, &[&status("ok: 3 passed (affected tests) in")]);
+    host.mark();
+    save_in_place(
+        &p.path("suite/test_calc.py"),
+        "from helper import twice\n\ndef test_twice():\n    assert twice(2) == 4\n\n\
+         def test_twice_zero():\n    assert twice(0) == 0\n\ndef test_three():\n    \
+         assert twice(3) == 6\n",
+    );
+    wait_after(&mut host, b, 1);
+    host.mark();
+    assert_eq!(
+        host.count("importing test_other"),
+        imports,
+        "{}",
+        host.transcript()
+    );
+}
+
 #[test]
 fn tests_that_failed_run_again_until_they_pass() {
     let p = Project::new();
@@ -673,6 +718,47 @@ fn a_saved_plugin_module_runs_everything() {
         "import pytest\n\n@pytest.fixture\ndef greeting():\n    return 'bye'\n",
     );
     wait_after(&mut host, b, 1);
+}
+
+/// Tests that ask for pytest's own fixtures, each from another of its plugins, and for fixtures
+/// of the project's plugin (`-p plug`) and conftest.
+const FIXTURE_TESTS: &str = "import logging, os, warnings\n\nimport calc\n\n\
+def test_tmp(tmp_path, tmp_path_factory, tmpdir):\n    (tmp_path / 'f').write_text('x')\n    \
+assert tmp_path_factory.getbasetemp().is_dir() and tmpdir.isdir()\n\n\
+def test_capture(capsys, caplog):\n    print('out')\n    logging.getLogger('t').warning('logged')\n    \
+assert capsys.readouterr().out == 'out\\n' and 'logged' in caplog.text\n\n\
+def test_capfd(capfd):\n    os.write(1, b'fd\\n')\n    assert capfd.readouterr().out == 'fd\\n'\n\n\
+def test_patch(monkeypatch, recwarn):\n    monkeypatch.setattr(calc, 'add', lambda a, b: 0)\n    \
+assert calc.add(1, 2) == 0\n    warnings.warn('w')\n    assert len(recwarn) == 1\n\n\
+def test_request(request, pytestconfig, cache, record_property, doctest_namespace):\n    \
+assert pytestconfig is request.config and request.node.name == 'test_request'\n    \
+cache.set('k', 1)\n    record_property('p', 1)\n    assert isinstance(doctest_namespace, dict)\n\n\
+def test_plugins(greeting, base):\n    assert (greeting, base) == ('hello', 1)\n";
+
+/// pytest registers its plugins afresh in every pass, and the host works out once what they
+/// hold (`_pytest_scans.py`): every pass must still find every fixture.
+#[test]
+fn built_in_and_plugin_fixtures_are_found_in_every_run() {
+    let p = Project::new();
+    p.write("calc.py", "def add(a, b):\n    return a + b\n");
+    p.write(
+        "plug.py",
+        "import pytest\n\n@pytest.fixture\ndef greeting():\n    return 'hello'\n",
+    );
+    p.write(
+        "tests/conftest.py",
+        "import pytest\n\n@pytest.fixture\ndef base():\n    return 1\n",
+    );
+    p.write("tests/test_fixtures.py", FIXTURE_TESTS);
+    let mut host = spawn_test(&p, &["--", "-p", "plug"]);
+    host.wait_for(&status("ok: 6 passed in"));
+    for run in 1..=3 {
+        let b = before(&host, &[&status("ok: 6 passed (affected tests)")]);
+        host.mark();
+        let body = format!("def add(a, b):\n    return a + b  # {run}\n");
+        save_in_place(&p.path("calc.py"), &body);
+        wait_after(&mut host, b, 1);
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ conftest.py failed to load, and whether Ctrl-C interrupted the pass.
 """
 
 import os
+import stat
 import types
 
 import pytest
@@ -49,14 +50,30 @@ class Plugin:
         self.conftest_failed = False
         self.collection_done = False
         self.interrupted = False
-        self._real = {}
+        self._real = {}  # path -> (real path, is a directory)
 
     def real(self, path):
-        key = str(path)
-        real = self._real.get(key)
-        if real is None:
-            real = self._real[key] = os.path.realpath(key)
-        return real
+        """`os.path.realpath(path)`, remembered for the pass."""
+        return self._resolve(str(path))[0]
+
+    def _resolve(self, key):
+        # One lstat per path: a path that is no symlink is its directory's real path joined
+        # with its name, and every directory is resolved once.
+        known = self._real.get(key)
+        if known is not None:
+            return known
+        head, name = os.path.split(key)
+        try:
+            mode = os.lstat(key).st_mode
+        except OSError:
+            mode = None
+        if mode is None or stat.S_ISLNK(mode) or name in ("", ".", "..") or head == key:
+            real = os.path.realpath(key)
+            known = (real, os.path.isdir(real))
+        else:
+            known = (os.path.join(self._resolve(head)[0], name), stat.S_ISDIR(mode))
+        self._real[key] = known
+        return known
 
     def report(self, scope, status):
         """The pass's tuple (see _pytest.py)."""
@@ -83,7 +100,7 @@ class Plugin:
     def pytest_ignore_collect(self, collection_path):
         if self.selection is None or collection_path.name == "conftest.py":
             return None
-        if self.selection.wants_path(self.real(collection_path), collection_path.is_dir()):
+        if self.selection.wants_path(*self._resolve(str(collection_path))):
             return None  # pytest's own rules (--ignore, norecursedirs) still apply
         return True
 
