@@ -2,7 +2,7 @@ mod common;
 // In a pseudo-terminal: single keys while idle, the dashboard, input() in the module, --repl.
 
 use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -998,15 +998,8 @@ fn with_sighup_ignored_a_hung_up_terminal_stops_the_keys_and_nothing_spins() {
     let p = Project::new();
     p.write("lib.py", "open('runs.txt', 'a').write('run\\n')\n");
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = pty_command(&p, home.path(), &["lib.py"]);
-    // SAFETY: only signal(2) between fork and exec: SIGHUP ignored, as under nohup.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGHUP, libc::SIG_IGN);
-            Ok(())
-        });
-    }
-    let mut t = Pty::spawn(cmd, home);
+    let cmd = pty_command(&p, home.path(), &["lib.py"]);
+    let mut t = Pty::spawn_ignoring_hangup(cmd, home);
     t.expect_clean("(run 1)");
     wait_key_mode(&mut t);
     hang_up(&t);

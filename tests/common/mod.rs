@@ -23,15 +23,18 @@ pub fn bin() -> &'static Path {
     })
 }
 
-/// Ctrl-C and Ctrl-\ as a user's shell leaves them, whatever `cargo test` was started under (a
-/// background job of a non-interactive shell has SIGINT ignored, and Python keeps an ignored
-/// SIGINT ignored: no KeyboardInterrupt in the host, its workers or a plain `python3`).
+/// Ctrl-C, Ctrl-\, hang-up and SIGTERM as a user's shell leaves them, whatever `cargo test` was
+/// started under: a background job of a non-interactive shell has SIGINT ignored, and Python
+/// keeps an ignored SIGINT ignored (no KeyboardInterrupt in the host, its workers or a plain
+/// `python3`); under `nohup` SIGHUP is ignored, and the host keeps it so, as a program run under
+/// nohup should.
 pub fn user_signals(cmd: &mut Command) {
     // SAFETY: only signal(), async-signal-safe, between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             Ok(())
         });
     }

@@ -78,15 +78,25 @@ impl Pty {
     }
 
     pub fn spawn(cmd: Command, home: tempfile::TempDir) -> Pty {
-        Pty::spawn_with(cmd, home, true)
+        Pty::spawn_with(cmd, home, true, false)
     }
 
     /// As `spawn`, but stdin stays as `cmd` set it (stdout and stderr on the pty).
     pub fn spawn_keeping_stdin(cmd: Command, home: tempfile::TempDir) -> Pty {
-        Pty::spawn_with(cmd, home, false)
+        Pty::spawn_with(cmd, home, false, false)
     }
 
-    pub fn spawn_with(mut cmd: Command, home: tempfile::TempDir, pty_stdin: bool) -> Pty {
+    /// As `spawn`, with SIGHUP ignored, as under `nohup`.
+    pub fn spawn_ignoring_hangup(cmd: Command, home: tempfile::TempDir) -> Pty {
+        Pty::spawn_with(cmd, home, true, true)
+    }
+
+    fn spawn_with(
+        mut cmd: Command,
+        home: tempfile::TempDir,
+        pty_stdin: bool,
+        ignore_hangup: bool,
+    ) -> Pty {
         let guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
         let (master, slave) = open_pty();
         set_nonblocking(&master);
@@ -109,6 +119,15 @@ impl Pty {
         // Ctrl-C on the master becomes SIGINT for the host, as on a real terminal).
         unsafe { cmd.pre_exec(new_session_on_the_pty) };
         super::user_signals(&mut cmd);
+        if ignore_hangup {
+            // SAFETY: only signal(2) between fork and exec, after `user_signals`.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
         let child = cmd.spawn().expect("spawn hotload-host on a pty");
         drop(cmd); // closes the parent's copies of the slave given to Stdio
         drop(guard);
