@@ -8,7 +8,8 @@ the tests it affects.
 
 The project: a package of 20 modules that each import numpy, and 200 tests in 20 files, test
 file k importing module k (so a save of one module affects 10 tests). Three ways to get the
-affected tests' result after a save, each measured from just before the write:
+affected tests' result after a save, each measured from just before the write, interleaved in
+one run (a cold run of each kind after every few saves):
 
   hotload-host test   the warm host (target/release/hotload-host): until its status line
   pytest (same)       a cold `python -m pytest tests/test_07.py` started at the save: until it exits
@@ -126,46 +127,55 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_host(binary, root, saves):
-    """Latency of each save (ms), and the host's CPU time per save (ms, averaged)."""
+def measure(binary, root, saves, colds):
+    """Latency of each save (ms), and of each cold run of each kind, interleaved in one run (a
+    cold run of each kind after every few saves), so that a machine whose speed drifts is as
+    fast or slow for all three; with the CPU time per save or run (ms, averaged)."""
     host = Host(binary, root)
+    same = (["tests/test_%02d.py" % SAVED], "10 passed")
+    whole = ([], "200 passed")
+    cold = {"same": ([], 0.0), "whole": ([], 0.0)}
     try:
         _, first = host.wait_status(timeout=120)
         if "200 passed" not in first:
             raise RuntimeError("unexpected first run: %s" % first)
         path = root / "pkg" / ("mod_%02d.py" % SAVED)
-        cpu0 = cpu_seconds(host.proc.pid)
-        samples = []
+        every = max(1, saves // max(1, colds))
+        samples, cpu = [], 0.0
         for i in range(1, saves + 1):
             time.sleep(0.1)  # a person saves again long after the last result
+            cpu0 = cpu_seconds(host.proc.pid)
             t0 = time.perf_counter_ns()
             path.write_text(module_source(SAVED, i))
             ts, line = host.wait_status()
             if "ok: 10 passed (affected tests)" not in line:
                 raise RuntimeError("unexpected status after a save: %s" % line)
             samples.append((ts - t0) / 1e6)
-        cpu = (cpu_seconds(host.proc.pid) - cpu0) * 1000 / saves
-        return samples, cpu
+            cpu += cpu_seconds(host.proc.pid) - cpu0
+            if i % every == 0 and len(cold["same"][0]) < colds:
+                for kind, (args, expect) in (("same", same), ("whole", whole)):
+                    took, used = cold_run(root, args, expect)
+                    cold[kind][0].append(took)
+                    cold[kind] = (cold[kind][0], cold[kind][1] + used)
+        host_result = (samples, cpu * 1000 / saves)
     finally:
         host.stop()
+    runs = {kind: (taken, used / max(1, len(taken))) for kind, (taken, used) in cold.items()}
+    return host_result, runs["same"], runs["whole"]
 
 
-def measure_cold(root, args, runs, expect):
-    """Latency of each cold run (ms), and its CPU time (ms, averaged)."""
+def cold_run(root, args, expect):
+    """One cold `python -m pytest -q ARGS`: its latency and CPU time (ms)."""
     python = VENV / "bin" / "python"
-    samples, cpu = [], 0.0
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        proc = subprocess.Popen([str(python), "-m", "pytest", "-q"] + args, cwd=str(root), env=child_env(),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = proc.stdout.read().decode(errors="replace")
-        _, status, usage = os.wait4(proc.pid, 0)
-        samples.append((time.perf_counter_ns() - t0) / 1e6)
-        cpu += (usage.ru_utime + usage.ru_stime) * 1000
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0 or expect not in out:
-            raise RuntimeError("cold pytest failed:\n%s" % out)
-    return samples, cpu / runs
+    t0 = time.perf_counter_ns()
+    proc = subprocess.Popen([str(python), "-m", "pytest", "-q"] + args, cwd=str(root), env=child_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = (time.perf_counter_ns() - t0) / 1e6
+    if os.waitstatus_to_exitcode(status) != 0 or expect not in out:
+        raise RuntimeError("cold pytest failed:\n%s" % out)
+    return took, (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def stats(measured):
@@ -183,19 +193,16 @@ def stats(measured):
 
 
 def run(options):
-    binary = Path(options.binary)
+    binary = Path(options.binary).resolve()
     if not binary.exists():
         raise SystemExit("no %s: build it first (cargo build --release)" % binary)
     versions = setup_venv()
     root = Path(tempfile.mkdtemp(prefix="hotload-test-bench-", dir=options.tmpdir)).resolve()
     try:
         make_project(root)
-        log("hotload-host test: %d saves of pkg/mod_%02d.py" % (options.saves, SAVED))
-        host = measure_host(binary, root, options.saves)
-        log("cold pytest on the same selection: %d runs" % options.cold)
-        same = measure_cold(root, ["tests/test_%02d.py" % SAVED], options.cold, "10 passed")
-        log("cold pytest on the whole suite: %d runs" % options.cold)
-        whole = measure_cold(root, [], options.cold, "200 passed")
+        log("hotload-host test: %d saves of pkg/mod_%02d.py, with %d cold pytest runs of each kind among them"
+            % (options.saves, SAVED, options.cold))
+        host, same, whole = measure(binary, root, options.saves, options.cold)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     result = {

@@ -761,6 +761,66 @@ fn built_in_and_plugin_fixtures_are_found_in_every_run() {
     }
 }
 
+/// Puts a distribution with a `pytest11` entry point (a plugin pytest loads by itself) into
+/// `site`, a directory on the host's PYTHONPATH: its module gives the fixture `fixture`.
+fn install_plugin(site: &Project, name: &str, fixture: &str, value: u32) {
+    site.write(
+        &format!("{name}_plugin.py"),
+        &format!("import pytest\n\n@pytest.fixture\ndef {fixture}():\n    return {value}\n"),
+    );
+    let info = format!("{name}_plugin-1.0.dist-info");
+    site.write(
+        &format!("{info}/METADATA"),
+        &format!("Metadata-Version: 2.1\nName: {name}-plugin\nVersion: 1.0\n"),
+    );
+    site.write(
+        &format!("{info}/entry_points.txt"),
+        &format!("[pytest11]\n{name} = {name}_plugin\n"),
+    );
+}
+
+/// Which distributions have pytest plugins is worked out once per change of the import path
+/// (`_pytest_dists.py`): a plugin installed while the host runs is loaded by the next pass,
+/// and one uninstalled is gone from it, as in a fresh pytest.
+#[test]
+fn pytest_plugins_installed_or_removed_while_watching_count_from_the_next_run() {
+    let p = Project::new();
+    let site = Project::new();
+    install_plugin(&site, "first", "first_value", 1);
+    p.write("calc.py", "def add(a, b):\n    return a + b\n");
+    p.write(
+        "tests/test_calc.py",
+        "from calc import add\n\ndef test_first(first_value):\n    assert add(first_value, 1) == 2\n",
+    );
+    let mut cmd = p.command(&["test"]);
+    activate(&mut cmd, venv());
+    cmd.env("PYTHONPATH", site.path("")).stdin(Stdio::null());
+    let mut host = Host::spawn(cmd);
+    host.wait_for(&status("ok: 1 passed in"));
+
+    install_plugin(&site, "second", "second_value", 2);
+    let b = before(&host, &[&status("ok: 1 passed (affected tests)")]);
+    host.mark();
+    p.write(
+        "tests/test_second.py",
+        "def test_second(second_value):\n    assert second_value == 2\n",
+    );
+    wait_after(&mut host, b, 1);
+
+    std::fs::remove_dir_all(site.path("first_plugin-1.0.dist-info")).unwrap();
+    let b = before(&host, &[&status("failed: 1 error (affected tests)")]);
+    host.mark();
+    save_in_place(&p.path("calc.py"), "def add(a, b):\n    return b + a\n");
+    wait_after(&mut host, b, 1);
+    assert!(
+        host.since_mark()
+            .iter()
+            .any(|(_, line)| line.contains("fixture 'first_value' not found")),
+        "{}",
+        host.transcript()
+    );
+}
+
 #[test]
 fn tests_kept_from_running_by_ctrl_c_while_collecting_run_on_the_next_save() {
     let p = Project::new();

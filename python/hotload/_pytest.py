@@ -17,7 +17,8 @@ The Host (`_host.py`) calls `Tests.run` once per run. This module owns the pytes
   back, rewritten bytecode of saved files dropped, SIGTERM) is _pytest_fresh.py's. The code
   modules stay loaded; the Host reloads those a save affects before the tests run.
   What pytest and pluggy look up in installed code (pytest's own plugins, site-packages) is
-  worked out once, not once per pass (`_pytest_scans.py`).
+  worked out once, not once per pass (`_pytest_scans.py`), and which distributions have
+  pytest plugins once per change of the import path (`_pytest_dists.py`).
 
 Session-scoped fixtures are rebuilt every run: each pass is a new pytest session.
 
@@ -204,10 +205,11 @@ class Tests:
 
         import pytest
 
-        from hotload import _pytest_scans
+        from hotload import _pytest_dists, _pytest_scans
         from hotload._pytest_plugin import Plugin
 
         _pytest_scans.install()
+        _pytest_dists.install()
         plugin = Plugin(selection)
         saved = Saved()
         # Owed until the pass gets through collection (see `owed`).

@@ -12,7 +12,10 @@ remembers them:
   that are, or wrap, a fixture (what pytest would register or warn about), or nothing to walk
   when there are none. An installed plugin instance is walked as it is when its class or the
   instance itself holds anything like a fixture, else not at all;
-- pluggy's `_static_hook_attr` for such a module is remembered per (module, name).
+- pluggy's `_static_hook_attr` for such a module is remembered per (module, name);
+- pluggy's `varnames` (the parameters of a hook implementation) per function, for any
+  function with no `__wrapped__`: what it answers depends only on the function's code,
+  defaults and qualified name, which are checked each time.
 
 Each remembered answer is checked, every time it is used, against what the holder has now
 (the same names bound to the same objects), so a module that did change is walked afresh.
@@ -47,6 +50,7 @@ def install():
     scans = Scans(marker, instances="holderobj_tp" not in original.__code__.co_varnames)
     manager.parsefactories = _scanning(original, scans, nodes.Node)
     _remember_hook_attrs(scans)
+    _remember_varnames()
 
 
 def _scanning(original, scans, node_type):
@@ -97,6 +101,36 @@ def _remember_hook_attrs(scans):
     _manager._static_hook_attr = static_hook_attr
 
 
+def _remember_varnames():
+    try:
+        import pluggy
+    except ImportError:
+        return
+    home = sys.modules.get(getattr(getattr(pluggy, "HookImpl", None), "__module__", None))
+    original = getattr(home, "varnames", None)
+    if original is None or getattr(original, "_hotload_scans", False):
+        return
+    found = weakref.WeakKeyDictionary()  # function -> {bound?: (code, defaults, qualname, answer)}
+
+    def varnames(func, **kwargs):
+        bound = type(func) is types.MethodType
+        function = func.__func__ if bound else func
+        if kwargs or type(function) is not types.FunctionType or "__wrapped__" in function.__dict__:
+            return original(func, **kwargs)
+        code, defaults, qualname = function.__code__, function.__defaults__, function.__qualname__
+        answers = found.get(function)
+        hit = answers.get(bound) if answers is not None else None
+        if hit is not None and hit[0] is code and hit[1] is defaults and hit[2] == qualname:
+            return hit[3]
+        answer = original(func)
+        found.setdefault(function, {})[bound] = (code, defaults, qualname, answer)
+        return answer
+
+    varnames._hotload_scans = True
+    varnames.__wrapped__ = original
+    home.varnames = varnames
+
+
 class Scans:
     """What is installed, and the digests of installed holders (see the module docstring)."""
 
@@ -131,10 +165,10 @@ class Scans:
         if isinstance(holder, types.ModuleType):
             if type(holder) is not types.ModuleType or not self.installed(holder):
                 return holder
-            namespace = holder.__dict__
-            if "__getattr__" in namespace or "__dir__" in namespace:
-                return holder  # dir() or look-ups that the namespace does not show
-            return self._digest(holder, (namespace,)).module
+            if "__dir__" in holder.__dict__:
+                return holder  # dir() that the namespace does not show (a module's
+                # `__getattr__` is only asked for names it lacks, and the scan asks for none)
+            return self._digest(holder, (holder.__dict__,)).module
         if isinstance(holder, type):
             return holder  # a test class: project code
         cls = type(holder)
@@ -165,7 +199,9 @@ class Scans:
         """Whether pytest would register `value` as a fixture or warn that it wraps one."""
         try:
             if isinstance(value, types.MemberDescriptorType):
-                return True  # a slot: its value is the instance's, unknown here
+                # A slot: its value is the instance's, which pytest 7 looks at and later
+                # ones do not (they read the class, where the slot is this descriptor).
+                return self._instances
             if isinstance(value, (classmethod, staticmethod)):
                 value = value.__func__
             value = inspect.unwrap(value, stop=lambda v: self._marker(v) is not None)
@@ -216,9 +252,8 @@ def _snapshot(namespaces):
     names = []
     values = []
     for namespace in namespaces:
-        for name, value in namespace.items():
-            names.append(name)
-            values.append(value)
+        names.extend(namespace)
+        values.extend(namespace.values())
     return tuple(names), tuple(values)
 
 
