@@ -21,6 +21,7 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-changed=python");
+    println!("cargo:rerun-if-changed=src/python/embedded_importer.py");
     let config = pyo3_build_config::get();
     if matches!(
         config.target_abi().kind(),
@@ -57,14 +58,16 @@ fn main() {
 }
 
 /// Compiles each python/hotload/*.py to `$OUT_DIR/<file>.code` (a marshalled code object, with
-/// the file name the embedded importer gives the module) and writes `$OUT_DIR/embedded.rs`, the
+/// the file name the embedded importer gives the module), and the importer itself to
+/// `$OUT_DIR/importer.code`, and writes `$OUT_DIR/embedded.rs`, the
 /// table of modules the binary carries: every file in the directory, so none can be forgotten.
 /// The binary only runs on the Python it was built with (checked at start), so the marshal
 /// format matches; if it ever does not, the importer compiles the embedded source instead.
 fn compile_package(python: &str) {
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    let src = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
-        .join("python/hotload");
+    let manifest =
+        std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let src = manifest.join("python/hotload");
     let mut files: Vec<String> = std::fs::read_dir(&src)
         .expect("python/hotload is readable")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -72,22 +75,38 @@ fn compile_package(python: &str) {
         .collect();
     files.sort();
 
+    // The importer that serves those modules (src/python/embedded_importer.py) too.
+    let mut jobs: Vec<(std::path::PathBuf, String, std::path::PathBuf)> = files
+        .iter()
+        .map(|name| {
+            let code = std::path::Path::new(&out_dir).join(format!("{name}.code"));
+            (
+                src.join(name),
+                format!("<hotload-host>/hotload/{name}"),
+                code,
+            )
+        })
+        .collect();
+    jobs.push((
+        manifest.join("src/python/embedded_importer.py"),
+        "<hotload-host>/importer.py".to_string(),
+        std::path::Path::new(&out_dir).join("importer.code"),
+    ));
     let script = r#"
-import marshal, os, sys
-src, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
-for name in names:
-    with open(os.path.join(src, name), encoding="utf-8") as f:
-        code = compile(f.read(), "<hotload-host>/hotload/" + name, "exec", dont_inherit=True)
-    with open(os.path.join(out, name + ".code"), "wb") as f:
+import marshal, sys
+args = sys.argv[1:]
+for source, filename, out in zip(args[0::3], args[1::3], args[2::3]):
+    with open(source, encoding="utf-8") as f:
+        code = compile(f.read(), filename, "exec", dont_inherit=True)
+    with open(out, "wb") as f:
         f.write(marshal.dumps(code))
 "#;
-    let out = Command::new(python)
-        .args(["-I", "-c", script])
-        .arg(&src)
-        .arg(&out_dir)
-        .args(&files)
-        .output()
-        .expect("could not run the build Python");
+    let mut cmd = Command::new(python);
+    cmd.args(["-I", "-c", script]);
+    for (source, filename, code) in &jobs {
+        cmd.arg(source).arg(filename).arg(code);
+    }
+    let out = cmd.output().expect("could not run the build Python");
     assert!(
         out.status.success(),
         "compiling python/hotload failed: {}",

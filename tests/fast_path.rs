@@ -9,7 +9,13 @@ use common::{Host, Project};
 
 /// Saves, then waits for the run's status line and for `last`, printed by that run.
 fn save_run(p: &Project, host: &mut Host, rel: &str, content: &str, last: &str) -> String {
-    host.save_in_place(&p.path(rel), content);
+    save_bytes_run(p, host, rel, content.as_bytes(), last)
+}
+
+/// `save_run` for raw bytes (a coding cookie's or a BOM's source).
+fn save_bytes_run(p: &Project, host: &mut Host, rel: &str, content: &[u8], last: &str) -> String {
+    host.mark();
+    std::fs::write(p.path(rel), content).unwrap();
     host.wait_saved_run();
     host.rewind();
     host.wait_for(last);
@@ -151,4 +157,59 @@ fn same_size_edits_of_the_target_within_one_second_all_take_effect() {
         );
         assert!(out.contains(&format!("x is {x}")), "{out}");
     }
+}
+
+/// Compares the module's own code object with what `compile()` makes of its file.
+const SAME_CODE: &[u8] = b"import sys\nme = sys._getframe().f_code\n\
+with open(__file__, 'rb') as f:\n    ref = compile(f.read(), __file__, 'exec', dont_inherit=True)\n\
+fields = ('co_code', 'co_consts', 'co_names', 'co_flags', 'co_filename', 'co_firstlineno')\n\
+print('same code:', [a for a in fields if getattr(me, a) != getattr(ref, a)], flush=True)\n";
+
+/// The host compiles a module's source itself (`src/python/compile.rs`, not `compile()`,
+/// which sets up the ast module's types on first use): the code that runs is the code
+/// `compile()` makes, with a coding cookie, a `__future__` import and a BOM alike; source with a
+/// NUL byte gets Python's own error, and the next save runs.
+#[test]
+fn the_code_that_runs_is_the_code_compile_makes() {
+    let p = Project::new();
+    let latin1 = [
+        b"# -*- coding: latin-1 -*-\nfrom __future__ import annotations\n\
+          def g(x: int) -> str:\n    return 'x'\ns = '\xe9t\xe9'\n" as &[u8],
+        SAME_CODE,
+        b"print('text:', ascii(s), g.__annotations__, 'v1', flush=True)\n",
+    ]
+    .concat();
+    std::fs::write(p.path("lib.py"), &latin1).unwrap();
+    let mut host = start(&p, &["lib.py", "--no-clear"], "v1");
+    host.rewind();
+    let out = host
+        .lines
+        .iter()
+        .map(|(_, l)| format!("{l}\n"))
+        .collect::<String>();
+    assert!(out.contains("same code: []\n"), "{out}");
+    assert!(
+        out.contains("text: '\\xe9t\\xe9' {'x': 'int', 'return': 'str'} v1"),
+        "{out}"
+    );
+
+    let bom = [
+        b"\xef\xbb\xbfs = '\xc3\xa9t\xc3\xa9'\n" as &[u8],
+        SAME_CODE,
+        b"print('text:', ascii(s), 'v2', flush=True)\n",
+    ]
+    .concat();
+    let out = save_bytes_run(&p, &mut host, "lib.py", &bom, "v2");
+    assert!(out.contains("same code: []\n"), "{out}");
+    assert!(out.contains("text: '\\xe9t\\xe9' v2"), "{out}");
+
+    host.mark();
+    std::fs::write(p.path("lib.py"), b"x = 1\n\0\nprint('v3')\n").unwrap();
+    let status = host.wait_saved_run();
+    assert!(status.contains("error:"), "{status}");
+    host.rewind();
+    host.wait_for("source code string cannot contain null bytes");
+
+    let out = save_bytes_run(&p, &mut host, "lib.py", b"print('v4', flush=True)\n", "v4");
+    assert!(out.contains("v4"), "{out}");
 }

@@ -31,7 +31,7 @@ from hotload._state import LaunchHandOver, begin_run, state
 
 
 class Host:
-    def __init__(self):
+    def __init__(self, compile_source=None):
         # "entry" reloads only the module a step names; "changed" first reloads the changed
         # project modules and every project module importing them, dependencies first; "deep"
         # also patches the previous objects of each reloaded module in place (see _patch.py).
@@ -77,6 +77,8 @@ class Host:
         # `hotload-host test`: the pytest side (_pytest.Tests), once pytest was found.
         self.tests = None
         _streams.install()
+        # The host's compiler of module sources (see _exec.use_compiler).
+        _exec.use_compiler(compile_source)
 
     # ---- set-up (between runs) ----
 

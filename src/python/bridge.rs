@@ -49,7 +49,7 @@ impl<'py> Bridge<'py> {
         let host = py
             .import("hotload._host")
             .and_then(|m| m.getattr("Host"))
-            .and_then(|cls| cls.call0())
+            .and_then(|cls| cls.call1((wrap_pyfunction!(super::compile::compile_source, py)?,)))
             .map_err(|e| internal(py, "loading the host helpers", e))?;
         Ok(Bridge { host })
     }

@@ -20,6 +20,8 @@ const BUILD_LIBDIR: &str = env!("HOTLOAD_BUILD_LIBDIR");
 /// source (for tracebacks and `inspect`), its code object marshalled by build.rs, and whether it
 /// is a package. build.rs writes the table from the files in python/hotload/.
 const EMBEDDED: &[(&str, &str, &[u8], bool)] = include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+/// The importer's code object, marshalled by build.rs (its source, `IMPORTER`, is the fallback).
+const IMPORTER_CODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/importer.code"));
 const IMPORTER: &CStr =
     match CStr::from_bytes_with_nul(concat!(include_str!("embedded_importer.py"), "\0").as_bytes())
     {
@@ -203,12 +205,15 @@ fn check_running_interpreter(py: Python<'_>) -> Result<(), StartError> {
 }
 
 fn install_embedded_package(py: Python<'_>) -> PyResult<()> {
-    let importer = PyModule::from_code(
-        py,
-        IMPORTER,
-        c"<hotload-host>/importer.py",
-        c"_hotload_importer",
-    )?;
+    let importer = match importer_from_marshalled(py) {
+        Ok(module) => module,
+        Err(_) => PyModule::from_code(
+            py,
+            IMPORTER,
+            c"<hotload-host>/importer.py",
+            c"_hotload_importer",
+        )?,
+    };
     let sources = PyDict::new(py);
     for (name, source, code, is_package) in EMBEDDED {
         let code = pyo3::types::PyBytes::new(py, code);
@@ -216,4 +221,22 @@ fn install_embedded_package(py: Python<'_>) -> PyResult<()> {
     }
     importer.getattr("install")?.call1((sources,))?;
     Ok(())
+}
+
+/// The importer module from its marshalled code: what `PyModule::from_code` does, without
+/// compiling the source at every start (a million instructions and more).
+fn importer_from_marshalled(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let code = py
+        .import("marshal")?
+        .call_method1("loads", (pyo3::types::PyBytes::new(py, IMPORTER_CODE),))?;
+    // SAFETY: the interpreter is attached (`py`); `code` is a live code object; the names are
+    // NUL-terminated; the result is a new reference, or NULL with the exception set.
+    unsafe {
+        let module = ffi::PyImport_ExecCodeModuleEx(
+            c"_hotload_importer".as_ptr(),
+            code.as_ptr(),
+            c"<hotload-host>/importer.py".as_ptr(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, module)?.cast_into_unchecked())
+    }
 }
