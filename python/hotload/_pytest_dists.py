@@ -12,7 +12,8 @@ distributions that have entry points in the group they look for. Which those are
 out again whenever the import path may have changed: sys.path, the finders on sys.meta_path,
 the working directory, or the modification time of a sys.path directory (installing or
 removing a distribution adds or removes its `*.dist-info` directory there). Outside those two
-calls, `importlib.metadata.distributions` is the standard library's own function.
+calls, `importlib.metadata.distributions` is what it was (the standard library's function, or
+whatever replaced it).
 """
 
 import os
@@ -55,12 +56,13 @@ def install():
 class _Narrowed:
     """While entered, `importlib.metadata.distributions` answers the callers it knows (a code
     object, and the entry-point group it looks for: None for the caller's `group` argument)
-    with only the distributions that have entry points in that group."""
+    with only the distributions that have entry points in that group; everyone else gets what
+    was in place before (the standard library's function, or whatever replaced it), which is
+    put back on leaving."""
 
     def __init__(self, metadata, callers):
         self._metadata = metadata
-        self._everything = metadata.distributions
-        self._callers = callers
+        self._outer = None  # what `distributions` was before entering
         self._key = None
         self._having = {}  # group -> [distributions with entry points in it]
         self._depth = 0
@@ -68,33 +70,34 @@ class _Narrowed:
         def distributions(**kwargs):
             caller = sys._getframe(1)
             if kwargs or caller.f_code not in callers:
-                return self._everything(**kwargs)
+                return self._outer(**kwargs)
             group = callers[caller.f_code] or caller.f_locals.get("group")
             if not isinstance(group, str):
-                return self._everything()
+                return self._outer()
             return iter(self.having(group))
 
         self._distributions = distributions
 
     def __enter__(self):
         if self._depth == 0:
+            self._outer = self._metadata.distributions
             self._metadata.distributions = self._distributions
         self._depth += 1
 
     def __exit__(self, *exc):
         self._depth -= 1
         if self._depth == 0:
-            self._metadata.distributions = self._everything
+            self._metadata.distributions = self._outer
         return False
 
     def having(self, group):
-        key = _path_key()
+        key = (id(self._outer),) + _path_key()
         if key != self._key:
             self._key, self._having = key, {}
         found = self._having.get(group)
         if found is None:
             found = self._having[group] = [
-                dist for dist in self._everything() if any(ep.group == group for ep in dist.entry_points)
+                dist for dist in self._outer() if any(ep.group == group for ep in dist.entry_points)
             ]
         return found
 
