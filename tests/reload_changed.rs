@@ -219,3 +219,45 @@ fn a_deleted_dependency_is_reported_and_keeps_its_last_version() {
     save_and_wait(&p, &mut host, "dep.py", "V = 'dep v2'\n");
     host.wait_for("lib sees dep v2");
 }
+
+#[test]
+fn a_save_that_adds_an_import_between_loaded_modules_counts_from_the_next_save() {
+    // The import graph is worked out once and kept while the loaded modules stay the same; a
+    // save that changes what a module imports (no module loaded or dropped) must change it.
+    let p = Project::new();
+    p.write("a.py", &module("a", "V = 1"));
+    p.write("b.py", &module("b", "import a\nV = a.V"));
+    p.write("c.py", &module("c", "V = 3"));
+    p.write(
+        "lib.py",
+        &module("lib", "import b, c\nprint('values', b.V, c.V)"),
+    );
+    let mut host = p.spawn(&["lib.py", "--no-clear"]);
+    host.wait_for("values 1 3");
+    host.mark();
+    // (The first saves work the graph out; the first one also loads what the host itself
+    // needs for a reload, so only the second leaves the graph as the next saves find it.)
+    save_and_wait(&p, &mut host, "a.py", &module("a", "V = 5"));
+    host.wait_for("values 5 3");
+    host.mark();
+    save_and_wait(&p, &mut host, "a.py", &module("a", "V = 4"));
+    host.wait_for("values 4 3");
+    host.mark();
+    save_and_wait(
+        &p,
+        &mut host,
+        "c.py",
+        &module("c", "import a\nV = a.V * 10"),
+    );
+    host.wait_for("values 4 40");
+    host.mark();
+    save_and_wait(&p, &mut host, "a.py", &module("a", "V = 1"));
+    host.wait_for("values 1 10");
+    host.mark();
+    let mark = host.lines.len();
+    save_and_wait(&p, &mut host, "a.py", &module("a", "V = 2"));
+    host.wait_for("values 2 20");
+    let mut loads = loads_since(&host, mark);
+    loads[1..3].sort();
+    assert_eq!(loads, ["a", "b", "c", "lib"], "{}", host.transcript());
+}

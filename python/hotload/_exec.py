@@ -71,11 +71,11 @@ def run_as_main(path):
     return module, code
 
 
-def run_again(module, code=None):
+def run_again(module, code=None, path=None):
     """Runs the current source of `module` in its namespace (or `code`, the code it ran last
-    time, when its file did not change). Returns the code, or None when the module had to go
+    time, when its file did not change). `path`: its `source_path` (the caller worked it out
+    already; None: importlib's business). Returns the code, or None when the module had to go
     through importlib.reload."""
-    path = source_path(module)
     if path is not None:
         if code is None:
             try:

@@ -361,12 +361,13 @@ class Host:
         # A module that re-runs because something it imports changed, while its own file did
         # not, runs the code it ran last time: no read, no compile.
         unchanged = self.codes.get(name)
-        if name in self._stale or _real(_exec.source_path(module)) in self._changed_set:
+        path = _exec.source_path(module)
+        if name in self._stale or _real(path) in self._changed_set:
             unchanged = None
         try:
             with capture_code() as codes:
-                code = _exec.run_again(module, unchanged)
-            code = code or codes.get(name)
+                ran = _exec.run_again(module, unchanged, path)
+            code = ran or codes.get(name)
             complete = True
             if name == self._module_name(self.target_name or ""):
                 flush()  # the target's output first; the bookkeeping after it
@@ -382,7 +383,8 @@ class Host:
                 self.names.after_exec(module, code, before, complete)
                 if code is not None:
                     self.codes[name] = code
-        self._remember_source(module)
+        # (Through importlib, the module may have found another file: a package now.)
+        self._remember_source(module, path if ran is not None else None)
         if code is not None and not tracked:
             self.codes[name] = code
         if self.mode == "deep":
@@ -400,8 +402,8 @@ class Host:
             self.names.after_exec(module, code, None)
             self.codes[name] = code
 
-    def _remember_source(self, module):
-        origin = _exec.source_path(module) or getattr(getattr(module, "__spec__", None), "origin", None)
+    def _remember_source(self, module, path=None):
+        origin = path or _exec.source_path(module) or getattr(getattr(module, "__spec__", None), "origin", None)
         if origin and origin not in self.loaded_sources:
             self.loaded_sources.add(origin)
             self.loaded_sources.add(_real(origin))

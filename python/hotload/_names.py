@@ -369,37 +369,49 @@ class capture_code:
         with capture_code() as codes:
             importlib.reload(module)
         code = codes.get(module.__name__)
+
+    Nested captures: each module's code goes to the innermost one only. The loader's
+    `get_code` is wrapped once, the first time (every run enters a capture, twice per module
+    it re-runs: patching the class each time would clear the interpreter's attribute caches
+    for every loader class on each of them); outside a capture the wrapper only passes on.
     """
 
     def __init__(self):
         self.codes = {}
-        self._saved = None
-
-    @property
-    def active(self):
-        return self._saved is not None
 
     def __enter__(self):
-        import _frozen_importlib_external as _bootstrap_external
-
-        loader = _bootstrap_external.SourceLoader
-        original = loader.__dict__["get_code"]
-        # Nested captures: each module's code goes to the innermost one only.
-        base = getattr(original, "__wrapped__", original)
-        codes = self.codes
-
-        def get_code(self, fullname):
-            code = base(self, fullname)
-            codes[fullname] = code
-            return code
-
-        get_code.__wrapped__ = base
-        self._saved = (loader, original)
-        loader.get_code = get_code
-        return codes
+        if not _capturing:
+            _wrap_get_code()
+        _capturing.append(self.codes)
+        return self.codes
 
     def __exit__(self, *exc):
-        loader, original = self._saved
-        loader.get_code = original
-        self._saved = None
+        # (By identity: two captures' dicts may be equal.)
+        for i in range(len(_capturing) - 1, -1, -1):
+            if _capturing[i] is self.codes:
+                del _capturing[i]
+                break
         return False
+
+
+_capturing = []  # the active captures' dicts, innermost last
+_wrapped = []
+
+
+def _wrap_get_code():
+    if _wrapped:
+        return
+    import _frozen_importlib_external as _bootstrap_external
+
+    loader = _bootstrap_external.SourceLoader
+    base = loader.__dict__["get_code"]
+
+    def get_code(self, fullname):
+        code = base(self, fullname)
+        if _capturing:
+            _capturing[-1][fullname] = code
+        return code
+
+    get_code.__wrapped__ = base
+    loader.get_code = get_code
+    _wrapped.append(base)
