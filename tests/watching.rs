@@ -1540,3 +1540,45 @@ fn a_file_written_into_a_directory_just_created_always_runs() {
         s.join().unwrap();
     }
 }
+
+#[test]
+fn a_big_tree_is_watched_whole_and_its_ignore_rules_hold() {
+    // 321 directories: enough that the walk lists most of them on helper threads (listing.rs).
+    // The rules found deep in the tree (a nested .gitignore, a virtualenv, a hidden directory)
+    // hold there as in a small tree, and every directory that counts is watched once.
+    let project = Project::new();
+    project.write("lib.py", &versioned("t0"));
+    for i in 0..20 {
+        for j in 0..15 {
+            project.write(&format!("a{i:02}/b{j:02}/m.py"), "");
+        }
+    }
+    project.write("a19/b14/.gitignore", "gen/\n*_pb2.py\n");
+    project.write("a19/b14/gen/x.py", "");
+    project.write("a19/b14/y_pb2.py", "");
+    project.write("a10/b03/env/pyvenv.cfg", "home = /usr/bin\n");
+    project.write("a10/b03/env/lib/y.py", "");
+    project.write("a05/b05/.cache/z.py", "");
+    let mut host = project.spawn(&["lib.py", "-v"]);
+    assert_eq!(
+        watch_counts(&mut host),
+        (301, 321),
+        "lib.py and 300 m.py; the root, 20 a*/ and 300 b*/\n{}",
+        host.transcript()
+    );
+    wait_run(&mut host, 1);
+    host.mark();
+    save_in_place(&project.path("a19/b14/gen/x.py"), "x = 1\n");
+    save_in_place(&project.path("a19/b14/y_pb2.py"), "x = 1\n");
+    save_in_place(&project.path("a10/b03/env/lib/y.py"), "x = 1\n");
+    save_in_place(&project.path("a05/b05/.cache/z.py"), "x = 1\n");
+    expect_no_new_run(&mut host, 1, "ignored files deep in a big tree");
+    for (n, rel) in ["a00/b00/m.py", "a19/b14/m.py", "a10/b03/m.py"]
+        .iter()
+        .enumerate()
+    {
+        host.mark();
+        save_in_place(&project.path(rel), "x = 1\n");
+        expect_runs_exactly(&mut host, n + 2, rel);
+    }
+}

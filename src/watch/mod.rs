@@ -23,10 +23,12 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 pub mod backend;
 #[cfg(target_os = "linux")]
 mod inotify;
+mod listing;
 mod rules;
 pub mod spec;
 
 use backend::{AddError, Backend, FsEvent};
+use listing::{Listed, Lister};
 use rules::DirRules;
 
 /// What to watch, as decided from the command line (and later the config file).
@@ -151,7 +153,7 @@ impl Watch {
         {
             watch.add_tree(root, &mut found, stop)?;
         }
-        let found: HashSet<PathBuf> = found.into_iter().collect();
+        let found: FxHashSet<PathBuf> = found.into_iter().collect();
         watch.file_count = found.len();
         watch.add_files(&spec.files, |f| !found.contains(f))?;
         Ok(watch)
@@ -459,21 +461,46 @@ impl Watch {
             )));
             return Ok(());
         }
+        std::thread::scope(|scope| {
+            let mut lister = Lister::new();
+            let walked = self.walk(top, found, stop, scope, &mut lister);
+            lister.finish();
+            walked
+        })
+    }
+
+    /// add_tree's walk: each directory watched, then listed (on `lister`), then its entries
+    /// sorted into subdirectories to walk and files that count.
+    fn walk<'scope>(
+        &mut self,
+        top: &Path,
+        found: &mut Vec<PathBuf>,
+        stop: Stop,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        lister: &mut Lister<bool>,
+    ) -> Result<(), WatchError> {
         let mut seen = 0usize;
-        let mut stack = vec![top.to_path_buf()];
-        while let Some(dir) = stack.pop() {
+        let mut queue = vec![top.to_path_buf()];
+        loop {
             // The watch first, then the listing: a file written in between is in the listing,
             // one written after it gives events. (Listing first lost a file written between the
             // two into a directory just created.)
-            let was_watched = self.dirs.contains(&dir);
-            if !self.add_dir(&dir)? {
-                continue;
+            while let Some(dir) = queue.pop() {
+                let was_watched = self.dirs.contains(&dir);
+                if self.add_dir(&dir)? {
+                    lister.ask(scope, dir, was_watched);
+                }
             }
-            let entries: Vec<(PathBuf, std::fs::FileType)> = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries
-                    .flatten()
-                    .filter_map(|e| e.file_type().ok().map(|t| (e.path(), t)))
-                    .collect(),
+            let Some(Listed {
+                dir,
+                tag: was_watched,
+                entries,
+            }) = lister.next()
+            else {
+                return Ok(());
+            };
+            let entries = match entries {
+                Ok(entries) => entries,
                 Err(e) => {
                     if !was_watched {
                         self.unwatch(&dir);
@@ -487,7 +514,7 @@ impl Watch {
             let has = |name: &str| {
                 entries
                     .iter()
-                    .any(|(p, t)| !t.is_dir() && p.file_name().is_some_and(|n| n == name))
+                    .any(|e| !e.is_dir && e.name() == name.as_bytes())
             };
             let is_root = self.roots.iter().chain(&self.glob_roots).any(|r| *r == dir);
             if has("pyvenv.cfg") && !is_root {
@@ -503,22 +530,24 @@ impl Watch {
             }
             self.walked.insert(dir.clone());
             let rules = self.rules_for(&dir);
-            for (path, kind) in entries {
+            for entry in entries {
                 seen += 1;
                 if seen.is_multiple_of(STOP_EVERY) && stop() {
                     return Err(WatchError::Interrupted);
                 }
                 // (A symlink is neither: a directory is walked under its real path only.)
-                if kind.is_dir() {
-                    if !rules.skips_dir(&path) {
-                        stack.push(path);
+                if entry.is_dir {
+                    if !rules.skips_dir(&entry.path) {
+                        queue.push(entry.path);
                     }
-                } else if kind.is_file() && (self.files.contains(&path) || rules.counts(&path)) {
-                    found.push(path);
+                } else if entry.is_file
+                    && (rules.counts(&entry.path)
+                        || (!self.files.is_empty() && self.files.contains(&entry.path)))
+                {
+                    found.push(entry.path);
                 }
             }
         }
-        Ok(())
     }
 
     /// Watches `dir`. Ok(false): not watched (gone, unreadable, or already watched under

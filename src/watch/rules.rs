@@ -40,7 +40,7 @@ impl DirRules<'_> {
             _ => "",
         };
         let wanted = (self.exts_apply && self.watch.exts.iter().any(|e| e == ext))
-            || self.watch.globs.is_match(path);
+            || (!self.watch.globs.is_empty() && self.watch.globs.is_match(path));
         wanted && !is_junk_file(name) && !self.ignores(path, false)
     }
 
